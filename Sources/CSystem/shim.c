@@ -1,0 +1,1 @@
+// Empty: SwiftPM needs one source file to build the header-only CSystem target.

@@ -1,0 +1,38 @@
+// Runs one parsed command for a client: look it up, check arity and authentication, call the
+// handler. Every reply a command produces goes to the client's output buffer; the event loop
+// writes that buffer once per wake-up.
+
+public enum Dispatcher {
+    @inline(__always)
+    public static func execute(_ client: Client, _ args: Arguments) {
+        guard let spec = client.server.commands.lookup(args[0]) else {
+            client.reply.error(string: RedisError.unknownCommand(args))
+            return
+        }
+        if !spec.arityOK(args.count) {
+            client.reply.error(string: RedisError.arity(spec.name))
+            return
+        }
+        if !client.authenticated && !spec.flags.contains(.noAuth) {
+            client.reply.error(RedisError.noAuth)
+            return
+        }
+        spec.handler(client, args)
+    }
+
+    /// Subcommand dispatch for container commands (CLIENT, COMMAND, ...): arity per
+    /// subcommand, Redis's `parent|sub` name in arity errors, and its unknown-subcommand text.
+    public static func subcommand(_ client: Client, _ args: Arguments, parent: String,
+                                  _ table: [(name: StaticString, arity: Int, handler: SubcommandHandler)]) {
+        for entry in table where args.matches(1, entry.name) {
+            let ok = entry.arity >= 0 ? args.count == entry.arity : args.count >= -entry.arity
+            if !ok {
+                client.reply.error(string: RedisError.arity("\(parent)|\(entry.name.description)"))
+                return
+            }
+            entry.handler(client, args)
+            return
+        }
+        client.reply.error(string: RedisError.unknownSubcommand(args.string(1), parent: parent))
+    }
+}

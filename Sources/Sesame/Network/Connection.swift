@@ -1,0 +1,27 @@
+// One client socket. Owned by exactly one event loop for its whole life: its buffers, parser
+// and Client are touched only from that loop's thread.
+
+public final class Connection {
+    let fd: Int32
+    /// Tags this connection's epoll events, so an event for a closed fd that was reused by a
+    /// newer connection in the same batch is recognised as stale and skipped.
+    let tag: UInt32
+    let client: Client
+    let input: ByteBuffer
+    var parser: RESPParser
+    /// EPOLLOUT is registered (a write was partial).
+    var waitingForWritable = false
+    /// EPOLLIN is removed because pending output passed the soft limit.
+    var readingPaused = false
+    var closed = false
+
+    init(fd: Int32, tag: UInt32, client: Client, limits: RESPLimits) {
+        self.fd = fd
+        self.tag = tag
+        self.client = client
+        self.input = ByteBuffer(capacity: 16 * 1024)
+        self.parser = RESPParser(limits: limits)
+    }
+
+    var output: ByteBuffer { client.output }
+}

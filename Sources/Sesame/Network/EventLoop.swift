@@ -1,0 +1,348 @@
+// An event loop: one thread, one epoll set, the connections it accepted. Phases of one turn:
+//   1. epoll_wait, with a timeout no longer than the next timer-wheel tick;
+//   2. for each readable connection: read into its buffer, parse and run every complete
+//      command (run to completion on this thread, locking only the shards each touches), then
+//      one send of everything queued for it;
+//   3. accept on the shared listening sockets (EPOLLEXCLUSIVE: one loop wakes per connection);
+//   4. housekeeping: active expiry for this loop's share of shards, within a time budget.
+// Back-pressure: a client whose pending output passes the soft limit stops being read until
+// it drains; past the hard limit it is closed. Nothing a client does can block the loop.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+import Synchronization
+
+final class EventLoop: @unchecked Sendable {
+    let index: Int
+    let loopCount: Int
+    let server: ServerState
+    let stats: LoopStats
+    private let epfd: Int32
+    private let wakeFD: Int32
+    private let listenFDs: [Int32]
+    /// Indexed by fd. Only this loop's thread reads or writes it.
+    private var connections: [Connection?] = []
+    private var connectionCount = 0
+    private var nextTag: UInt32 = 1
+    let running = Atomic<Bool>(true)
+    private var thread: pthread_t? = nil
+    private let log: Logger
+
+    private static let wakeTag: UInt64 = UInt64(UInt32.max) << 32
+    private static let listenTagBase: UInt64 = (UInt64(UInt32.max) - 1) << 32
+
+    init(index: Int, loopCount: Int, server: ServerState, listenFDs: [Int32], log: Logger) throws {
+        self.index = index
+        self.loopCount = loopCount
+        self.server = server
+        self.stats = server.loopStats[index]
+        self.listenFDs = listenFDs
+        self.log = log
+        epfd = try Sys.epollCreate()
+        wakeFD = try Sys.eventFD()
+        try Sys.epollControl(epfd, EPOLL_CTL_ADD, wakeFD, events: EPOLLIN.rawValue, data: EventLoop.wakeTag)
+        for (i, fd) in listenFDs.enumerated() {
+            try Sys.epollControl(epfd, EPOLL_CTL_ADD, fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue,
+                                 data: EventLoop.listenTagBase | UInt64(i))
+        }
+    }
+
+    deinit {
+        Sys.close(epfd)
+        Sys.close(wakeFD)
+    }
+
+    // MARK: - Thread
+
+    func start() throws {
+        let box = Unmanaged.passRetained(self).toOpaque()
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { arg in
+            let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
+            loop.run()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<EventLoop>.fromOpaque(box).release()
+            throw SystemError(call: "pthread_create", errno: rc)
+        }
+        thread = t
+    }
+
+    /// Asks the loop to finish its turn and exit; `join` waits for it.
+    func requestStop() {
+        running.store(false, ordering: .releasing)
+        Sys.signalEventFD(wakeFD)
+    }
+
+    func join() {
+        if let t = thread { pthread_join(t, nil); thread = nil }
+    }
+
+    /// Closes every connection (for tests simulating a restart): runs on the loop's thread.
+    let dropRequested = Atomic<Bool>(false)
+    func requestDropConnections() {
+        dropRequested.store(true, ordering: .releasing)
+        Sys.signalEventFD(wakeFD)
+    }
+
+    // MARK: - The loop
+
+    private func run() {
+        let maxEvents: Int32 = 256
+        let events = UnsafeMutablePointer<epoll_event>.allocate(capacity: Int(maxEvents))
+        defer { events.deallocate() }
+        let tick = server.configuration.expiryTickMilliseconds
+        var expiryPending = false
+        var nextExpiryAt: UInt64 = 0
+        while running.load(ordering: .acquiring) {
+            let timeout: Int32 = expiryPending ? 0 : Int32(tick)
+            let n: Int
+            do {
+                n = try Sys.epollWait(epfd, events, maxEvents, timeoutMs: timeout)
+            } catch {
+                log.warning("event loop \(index): \(error)")
+                continue
+            }
+            for i in 0..<n {
+                let ev = events[i]
+                let data = ev.data.u64
+                if data == EventLoop.wakeTag {
+                    Sys.drainEventFD(wakeFD)
+                    if dropRequested.exchange(false, ordering: .acquiring) { closeAll() }
+                    continue
+                }
+                if data >= EventLoop.listenTagBase && data < EventLoop.wakeTag {
+                    acceptConnections(listenFDs[Int(data & 0xFFFF_FFFF)])
+                    continue
+                }
+                let fd = Int32(truncatingIfNeeded: data & 0xFFFF_FFFF)
+                let tag = UInt32(truncatingIfNeeded: data >> 32)
+                guard Int(fd) < connections.count, let conn = connections[Int(fd)], conn.tag == tag else { continue }
+                handle(conn, events: ev.events)
+            }
+            // Housekeeping: active expiry once per tick (or straight away while work is due).
+            let nowNs = monotonicNanoseconds()
+            if expiryPending || nowNs >= nextExpiryAt {
+                nextExpiryAt = nowNs + UInt64(tick) * 1_000_000
+                expiryPending = server.keyspace.expireCycle(first: index, stride: loopCount,
+                                                            budget: server.configuration.expiryBudgetPerTurn)
+            }
+        }
+        closeAll()
+    }
+
+    private func closeAll() {
+        for case let conn? in connections { close(conn) }
+    }
+
+    // MARK: - Accept
+
+    private func acceptConnections(_ listenFD: Int32) {
+        // A bounded batch per wake-up keeps one loop from starving its own clients.
+        for _ in 0..<64 {
+            let accepted: (Int32, String)?
+            do { accepted = try Sys.accept(listenFD) } catch {
+                log.warning("accept: \(error)")
+                return
+            }
+            guard let (fd, peer) = accepted else { return }
+            if server.connectedClients.load(ordering: .relaxed) >= server.configuration.maxClients {
+                let msg: StaticString = "-ERR max number of clients reached\r\n"
+                _ = try? Sys.send(fd, msg.utf8Start, msg.utf8CodeUnitCount)
+                Sys.close(fd)
+                server.rejectedConnections.add(1, ordering: .relaxed)
+                continue
+            }
+            register(fd: fd, peer: peer)
+        }
+    }
+
+    private func register(fd: Int32, peer: String) {
+        Sys.setNoDelay(fd)
+        let id = server.nextClientID.add(1, ordering: .relaxed).oldValue
+        let client = Client(id: id, server: server, output: ByteBuffer(capacity: 16 * 1024), loopIndex: index)
+        client.fd = fd
+        client.peerAddress = peer
+        nextTag = nextTag &+ 1
+        if nextTag == 0 || nextTag >= UInt32.max - 1 { nextTag = 1 }
+        let conn = Connection(fd: fd, tag: nextTag, client: client, limits: server.configuration.limits)
+        do {
+            try Sys.epollControl(epfd, EPOLL_CTL_ADD, fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue,
+                                 data: UInt64(conn.tag) << 32 | UInt64(UInt32(bitPattern: fd)))
+        } catch {
+            log.warning("register connection: \(error)")
+            Sys.close(fd)
+            return
+        }
+        if Int(fd) >= connections.count {
+            connections.append(contentsOf: repeatElement(nil, count: Int(fd) + 1 - connections.count + 64))
+        }
+        connections[Int(fd)] = conn
+        connectionCount += 1
+        server.connectedClients.add(1, ordering: .relaxed)
+        server.totalConnections.add(1, ordering: .relaxed)
+        stats.connections.add(1, ordering: .relaxed)
+    }
+
+    private func close(_ conn: Connection) {
+        guard !conn.closed else { return }
+        conn.closed = true
+        _ = try? Sys.epollControl(epfd, EPOLL_CTL_DEL, conn.fd, events: 0, data: 0)
+        Sys.close(conn.fd)
+        connections[Int(conn.fd)] = nil
+        connectionCount -= 1
+        server.connectedClients.subtract(1, ordering: .relaxed)
+        stats.connections.subtract(1, ordering: .relaxed)
+    }
+
+    // MARK: - Reading, running, writing
+
+    private func handle(_ conn: Connection, events: UInt32) {
+        if events & EPOLLOUT.rawValue != 0 {
+            flush(conn)
+            if conn.closed { return }
+            if conn.readingPaused && conn.output.readableBytes < server.configuration.outputSoftLimit {
+                resumeReading(conn)
+                if conn.closed { return }
+            }
+        }
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0 && !conn.readingPaused {
+            readAndRun(conn)
+        }
+    }
+
+    private func readAndRun(_ conn: Connection) {
+        let input = conn.input
+        var sawEOF = false
+        // Read until the socket is drained or a bounded number of reads happened.
+        reading: for _ in 0..<16 {
+            let shifted = input.reserve(16 * 1024)
+            conn.parser.bufferShifted(by: shifted)
+            let result: IOResult
+            do {
+                result = try Sys.read(conn.fd, input.base + input.writerIndex, input.spareCapacity)
+            } catch {
+                close(conn)
+                return
+            }
+            switch result {
+            case .bytes(let n):
+                input.writerIndex += n
+                stats.netInputBytes.add(n, ordering: .relaxed)
+                if input.spareCapacity > 0 { break reading }
+            case .wouldBlock:
+                break reading
+            case .closed:
+                sawEOF = true
+                break reading
+            }
+        }
+        runCommands(conn)
+        if conn.closed { return }
+        flush(conn)
+        if sawEOF && !conn.closed {
+            // The peer is gone: nothing more will arrive and replies cannot be read.
+            close(conn)
+        }
+    }
+
+    /// Runs every complete command in the input buffer.
+    private func runCommands(_ conn: Connection) {
+        let input = conn.input
+        let client = conn.client
+        let softLimit = server.configuration.outputSoftLimit
+        var executed = 0
+        while !client.closeAfterReply {
+            if conn.output.readableBytes > softLimit {
+                pauseReading(conn)
+                break
+            }
+            let outcome = conn.parser.next(input)
+            switch outcome {
+            case .command:
+                conn.parser.withArguments(input) { Dispatcher.execute(client, $0) }
+                conn.parser.commandDone(input)
+                executed += 1
+            case .empty:
+                continue
+            case .needMore:
+                if executed > 0 { stats.commands.add(executed, ordering: .relaxed) }
+                if input.isEmpty { input.shrinkIfIdle() }
+                return
+            case .protocolError(let message):
+                client.reply.error(string: message)
+                client.closeAfterReply = true
+                input.clear()
+            }
+        }
+        if executed > 0 { stats.commands.add(executed, ordering: .relaxed) }
+    }
+
+    private func flush(_ conn: Connection) {
+        let out = conn.output
+        while !out.isEmpty {
+            let result: IOResult
+            do {
+                result = try Sys.send(conn.fd, out.base + out.readerIndex, out.readableBytes)
+            } catch {
+                close(conn)
+                return
+            }
+            switch result {
+            case .bytes(let n):
+                stats.netOutputBytes.add(n, ordering: .relaxed)
+                out.consume(n)
+                continue
+            case .wouldBlock:
+                if out.readableBytes > server.configuration.outputHardLimit {
+                    log.verbose("closing client \(conn.client.id): output buffer over the hard limit")
+                    close(conn)
+                    return
+                }
+                setWritableInterest(conn, true)
+                return
+            case .closed:
+                close(conn)
+                return
+            }
+        }
+        out.shrinkIfIdle()
+        if conn.waitingForWritable { setWritableInterest(conn, false) }
+        if conn.client.closeAfterReply { close(conn) }
+    }
+
+    private func updateInterest(_ conn: Connection) {
+        var events = EPOLLRDHUP.rawValue
+        if !conn.readingPaused { events |= EPOLLIN.rawValue }
+        if conn.waitingForWritable { events |= EPOLLOUT.rawValue }
+        do {
+            try Sys.epollControl(epfd, EPOLL_CTL_MOD, conn.fd, events: events,
+                                 data: UInt64(conn.tag) << 32 | UInt64(UInt32(bitPattern: conn.fd)))
+        } catch {
+            close(conn)
+        }
+    }
+
+    private func setWritableInterest(_ conn: Connection, _ on: Bool) {
+        guard conn.waitingForWritable != on else { return }
+        conn.waitingForWritable = on
+        updateInterest(conn)
+    }
+
+    private func pauseReading(_ conn: Connection) {
+        guard !conn.readingPaused else { return }
+        conn.readingPaused = true
+        updateInterest(conn)
+    }
+
+    private func resumeReading(_ conn: Connection) {
+        conn.readingPaused = false
+        updateInterest(conn)
+        // Commands that were already buffered run now; new bytes arrive via EPOLLIN.
+        runCommands(conn)
+        if !conn.closed { flush(conn) }
+    }
+}

@@ -1,0 +1,145 @@
+// Every system call the server makes, wrapped once with one errno policy (SwiftNIO's habit):
+// EINTR is retried here, EAGAIN becomes `.wouldBlock`, other failures carry the call's name
+// and errno. Callers never look at errno themselves.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSystem
+
+public struct SystemError: Error, CustomStringConvertible {
+    public let call: String
+    public let errno: Int32
+    public var description: String { "\(call): \(String(cString: strerror(errno))) (errno \(errno))" }
+}
+
+public enum IOResult {
+    case bytes(Int)
+    case wouldBlock
+    case closed
+}
+
+enum Sys {
+    @inline(__always)
+    static func read(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) throws -> IOResult {
+        while true {
+            let n = Glibc.read(fd, buffer, count)
+            if n > 0 { return .bytes(n) }
+            if n == 0 { return .closed }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .wouldBlock
+            case ECONNRESET, EPIPE, ETIMEDOUT: return .closed
+            default: throw SystemError(call: "read", errno: errno)
+            }
+        }
+    }
+
+    /// send(2) with MSG_NOSIGNAL: a peer that went away must not raise SIGPIPE in a process
+    /// that embeds Sesame (a test runner, say).
+    @inline(__always)
+    static func send(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) throws -> IOResult {
+        while true {
+            let n = Glibc.send(fd, buffer, count, Int32(MSG_NOSIGNAL))
+            if n >= 0 { return .bytes(n) }
+            switch errno {
+            case EINTR: continue
+            case EAGAIN, EWOULDBLOCK: return .wouldBlock
+            case ECONNRESET, EPIPE, ETIMEDOUT: return .closed
+            default: throw SystemError(call: "send", errno: errno)
+            }
+        }
+    }
+
+    static func close(_ fd: Int32) {
+        // close(2) must not be retried on EINTR on Linux: the descriptor is already released.
+        _ = Glibc.close(fd)
+    }
+
+    /// Accepts one connection as a non-blocking socket; nil when none is pending.
+    static func accept(_ fd: Int32) throws -> (Int32, String)? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        while true {
+            let c = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    accept4(fd, $0, &len, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+                }
+            }
+            if c >= 0 { return (c, describe(&storage)) }
+            switch errno {
+            case EINTR, ECONNABORTED: continue
+            case EAGAIN, EWOULDBLOCK: return nil
+            default: throw SystemError(call: "accept4", errno: errno)
+            }
+        }
+    }
+
+    static func describe(_ storage: inout sockaddr_storage) -> String {
+        var host = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        var port: UInt16 = 0
+        let family = Int32(storage.ss_family)
+        withUnsafePointer(to: &storage) { p in
+            if family == AF_INET {
+                p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { a in
+                    var addr = a.pointee.sin_addr
+                    inet_ntop(AF_INET, &addr, &host, socklen_t(host.count))
+                    port = UInt16(bigEndian: a.pointee.sin_port)
+                }
+            } else if family == AF_INET6 {
+                p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { a in
+                    var addr = a.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &addr, &host, socklen_t(host.count))
+                    port = UInt16(bigEndian: a.pointee.sin6_port)
+                }
+            }
+        }
+        let h = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return family == AF_INET6 ? "[\(h)]:\(port)" : "\(h):\(port)"
+    }
+
+    static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    static func epollCreate() throws -> Int32 {
+        let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        if fd < 0 { throw SystemError(call: "epoll_create1", errno: errno) }
+        return fd
+    }
+
+    static func epollControl(_ epfd: Int32, _ op: Int32, _ fd: Int32, events: UInt32, data: UInt64) throws {
+        var ev = epoll_event()
+        ev.events = events
+        ev.data.u64 = data
+        if epoll_ctl(epfd, op, fd, &ev) != 0 {
+            throw SystemError(call: "epoll_ctl", errno: errno)
+        }
+    }
+
+    static func epollWait(_ epfd: Int32, _ events: UnsafeMutablePointer<epoll_event>, _ max: Int32, timeoutMs: Int32) throws -> Int {
+        while true {
+            let n = epoll_wait(epfd, events, max, timeoutMs)
+            if n >= 0 { return Int(n) }
+            if errno == EINTR { return 0 }
+            throw SystemError(call: "epoll_wait", errno: errno)
+        }
+    }
+
+    static func eventFD() throws -> Int32 {
+        let fd = eventfd(0, Int32(EFD_NONBLOCK | EFD_CLOEXEC))
+        if fd < 0 { throw SystemError(call: "eventfd", errno: errno) }
+        return fd
+    }
+
+    static func signalEventFD(_ fd: Int32) {
+        var one: UInt64 = 1
+        _ = withUnsafeBytes(of: &one) { Glibc.write(fd, $0.baseAddress, 8) }
+    }
+
+    static func drainEventFD(_ fd: Int32) {
+        var value: UInt64 = 0
+        _ = withUnsafeMutableBytes(of: &value) { Glibc.read(fd, $0.baseAddress, 8) }
+    }
+}

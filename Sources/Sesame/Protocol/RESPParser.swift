@@ -1,0 +1,287 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// Incremental RESP request parser. It reads commands in place from a connection's ByteBuffer:
+// multibulk (`*N\r\n$L\r\n...`) and inline (`PING\r\n`) requests, split across any read
+// boundaries. Three outcomes, as in mini-redis and RediStack: a complete command, "need more
+// bytes", or malformed (with Redis's exact protocol error text; the connection replies and then
+// closes). Progress through a partial multibulk is kept, so a command that arrives one byte at a
+// time is never rescanned from its start: parsing stays linear in the bytes received.
+//
+// Arguments are spans (offset, length) into the connection's input buffer: no copy, no per
+// argument allocation. Inline arguments need unescaping, so they are copied once into a scratch
+// buffer the parser owns and reused.
+
+public struct ArgumentSpan: Sendable {
+    public var offset: Int
+    public var length: Int
+}
+
+public enum ParseOutcome: Equatable {
+    /// A full command is ready: read it with `withArguments`, then call `commandDone`.
+    case command
+    /// The buffer holds only part of a command; read more and call `next` again.
+    case needMore
+    /// A blank inline line or `*0`/`*-1`: consumed, nothing to run and nothing to reply (Redis).
+    case empty
+    /// Malformed input: reply `-ERR <message>` and close the connection.
+    case protocolError(String)
+}
+
+public struct RESPParser {
+    public var limits: RESPLimits
+    /// Spans of the current command's arguments. Absolute indices into the buffer for
+    /// multibulk, indices into `inlineScratch` for inline commands.
+    public private(set) var spans: [ArgumentSpan] = []
+    private var isInline = false
+    /// Remaining bulk strings the current multibulk still expects; -1 when between commands.
+    private var pendingArgs = -1
+    /// Where the current command started and where scanning resumes, as absolute indices.
+    private var commandStart = 0
+    private var scan = 0
+    /// Length of the bulk whose `$len` header was read but whose payload has not all arrived.
+    private var pendingBulkLength = -1
+    private var inlineScratch: [UInt8] = []
+
+    public init(limits: RESPLimits = RESPLimits()) {
+        self.limits = limits
+        spans.reserveCapacity(16)
+    }
+
+    public var argumentCount: Int { spans.count }
+
+    /// The buffer moved its unread bytes `distance` to the left (ByteBuffer.reserve).
+    public mutating func bufferShifted(by distance: Int) {
+        guard distance != 0 else { return }
+        commandStart -= distance
+        scan -= distance
+        if !isInline {
+            for i in spans.indices { spans[i].offset -= distance }
+        }
+    }
+
+    /// Parses the next command starting at `buffer.readerIndex`.
+    public mutating func next(_ buffer: ByteBuffer) -> ParseOutcome {
+        if pendingArgs < 0 {
+            // Start a new command.
+            if buffer.readableBytes == 0 { return .needMore }
+            commandStart = buffer.readerIndex
+            scan = commandStart
+            spans.removeAll(keepingCapacity: true)
+            isInline = false
+            pendingBulkLength = -1
+            if buffer.base[commandStart] != UInt8(ascii: "*") {
+                return parseInline(buffer)
+            }
+            // Multibulk count line.
+            guard let cr = findCR(buffer, from: scan) else {
+                if buffer.writerIndex - scan > limits.maxInlineLength {
+                    return .protocolError("Protocol error: too big mbulk count string")
+                }
+                return .needMore
+            }
+            if cr + 1 >= buffer.writerIndex { return .needMore }
+            let digits = UnsafeRawBufferPointer(start: buffer.base + scan + 1, count: cr - scan - 1)
+            guard let n = parseStrictInt64(digits), n <= Int64(Int32.max) else {
+                return .protocolError("Protocol error: invalid multibulk length")
+            }
+            if n > Int64(limits.maxMultibulkLength) {
+                return .protocolError("Protocol error: invalid multibulk length")
+            }
+            scan = cr + 2
+            if n <= 0 {
+                buffer.consume(scan - buffer.readerIndex)
+                return .empty
+            }
+            pendingArgs = Int(n)
+            spans.reserveCapacity(min(Int(n), 1024))
+        }
+        return continueMultibulk(buffer)
+    }
+
+    /// Called after the command returned by `.command` ran: drops its bytes from the buffer.
+    public mutating func commandDone(_ buffer: ByteBuffer) {
+        if isInline {
+            buffer.consume(scan - buffer.readerIndex)
+        } else {
+            buffer.consume(scan - buffer.readerIndex)
+        }
+        pendingArgs = -1
+    }
+
+    /// Runs `body` over the arguments of the command just parsed.
+    public func withArguments<R>(_ buffer: ByteBuffer, _ body: (Arguments) throws -> R) rethrows -> R {
+        if isInline {
+            return try inlineScratch.withUnsafeBufferPointer { scratch in
+                try spans.withUnsafeBufferPointer { sp in
+                    try body(Arguments(base: scratch.baseAddress ?? UnsafePointer(buffer.base), spans: sp))
+                }
+            }
+        }
+        return try spans.withUnsafeBufferPointer { sp in
+            try body(Arguments(base: UnsafePointer(buffer.base), spans: sp))
+        }
+    }
+
+    // MARK: - Multibulk
+
+    private mutating func continueMultibulk(_ buffer: ByteBuffer) -> ParseOutcome {
+        let base = buffer.base
+        let end = buffer.writerIndex
+        while pendingArgs > 0 {
+            if pendingBulkLength < 0 {
+                guard let cr = findCR(buffer, from: scan) else {
+                    if end - scan > limits.maxInlineLength {
+                        return .protocolError("Protocol error: too big bulk count string")
+                    }
+                    return .needMore
+                }
+                if cr + 1 >= end { return .needMore }
+                if base[scan] != UInt8(ascii: "$") {
+                    return .protocolError("Protocol error: expected '$', got '\(printableChar(base[scan]))'")
+                }
+                let digits = UnsafeRawBufferPointer(start: base + scan + 1, count: cr - scan - 1)
+                guard let n = parseStrictInt64(digits), n >= 0, n <= Int64(limits.maxBulkLength) else {
+                    return .protocolError("Protocol error: invalid bulk length")
+                }
+                pendingBulkLength = Int(n)
+                scan = cr + 2
+            }
+            // Payload plus its CRLF must be present.
+            if end - scan < pendingBulkLength + 2 { return .needMore }
+            spans.append(ArgumentSpan(offset: scan, length: pendingBulkLength))
+            scan += pendingBulkLength + 2
+            pendingBulkLength = -1
+            pendingArgs -= 1
+        }
+        return .command
+    }
+
+    // MARK: - Inline
+
+    private mutating func parseInline(_ buffer: ByteBuffer) -> ParseOutcome {
+        let base = buffer.base
+        let start = buffer.readerIndex
+        let end = buffer.writerIndex
+        guard let nl = findByte(UInt8(ascii: "\n"), buffer, from: scan) else {
+            if end - start > limits.maxInlineLength {
+                return .protocolError("Protocol error: too big inline request")
+            }
+            scan = end
+            return .needMore
+        }
+        if nl - start > limits.maxInlineLength {
+            return .protocolError("Protocol error: too big inline request")
+        }
+        var lineEnd = nl
+        if lineEnd > start && base[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+        isInline = true
+        let line = UnsafeRawBufferPointer(start: base + start, count: lineEnd - start)
+        guard splitInlineArguments(line) else {
+            return .protocolError("Protocol error: unbalanced quotes in request")
+        }
+        scan = nl + 1
+        if spans.isEmpty {
+            buffer.consume(scan - buffer.readerIndex)
+            isInline = false
+            return .empty
+        }
+        pendingArgs = 0
+        return .command
+    }
+
+    /// Splits a line the way Redis's sdssplitargs does: spaces separate, "double quotes" take
+    /// \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes' take \', and a closing quote must be
+    /// followed by a space or the end. A NUL byte ends the line, as in C.
+    private mutating func splitInlineArguments(_ line: UnsafeRawBufferPointer) -> Bool {
+        inlineScratch.removeAll(keepingCapacity: true)
+        spans.removeAll(keepingCapacity: true)
+        let n = line.count
+        @inline(__always) func at(_ i: Int) -> UInt8 { i < n ? line[i] : 0 }
+        @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 32 || (c >= 9 && c <= 13) }
+        var p = 0
+        while true {
+            while p < n && isSpace(at(p)) { p += 1 }
+            if at(p) == 0 { return true }
+            let argStart = inlineScratch.count
+            var inDouble = false, inSingle = false, done = false
+            while !done {
+                let c = at(p)
+                if inDouble {
+                    if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "x") && isHex(at(p + 2)) && isHex(at(p + 3)) {
+                        inlineScratch.append(hexValue(at(p + 2)) << 4 | hexValue(at(p + 3)))
+                        p += 3
+                    } else if c == UInt8(ascii: "\\") && at(p + 1) != 0 {
+                        p += 1
+                        switch at(p) {
+                        case UInt8(ascii: "n"): inlineScratch.append(10)
+                        case UInt8(ascii: "r"): inlineScratch.append(13)
+                        case UInt8(ascii: "t"): inlineScratch.append(9)
+                        case UInt8(ascii: "b"): inlineScratch.append(8)
+                        case UInt8(ascii: "a"): inlineScratch.append(7)
+                        default: inlineScratch.append(at(p))
+                        }
+                    } else if c == UInt8(ascii: "\"") {
+                        if at(p + 1) != 0 && !isSpace(at(p + 1)) { return false }
+                        done = true
+                    } else if c == 0 {
+                        return false
+                    } else {
+                        inlineScratch.append(c)
+                    }
+                } else if inSingle {
+                    if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "'") {
+                        p += 1
+                        inlineScratch.append(UInt8(ascii: "'"))
+                    } else if c == UInt8(ascii: "'") {
+                        if at(p + 1) != 0 && !isSpace(at(p + 1)) { return false }
+                        done = true
+                    } else if c == 0 {
+                        return false
+                    } else {
+                        inlineScratch.append(c)
+                    }
+                } else {
+                    switch c {
+                    case 32, 10, 13, 9, 0: done = true
+                    case UInt8(ascii: "\""): inDouble = true
+                    case UInt8(ascii: "'"): inSingle = true
+                    default: inlineScratch.append(c)
+                    }
+                }
+                if at(p) != 0 { p += 1 }
+            }
+            spans.append(ArgumentSpan(offset: argStart, length: inlineScratch.count - argStart))
+        }
+    }
+
+    // MARK: - Scanning
+
+    @inline(__always)
+    private func findCR(_ buffer: ByteBuffer, from: Int) -> Int? {
+        findByte(13, buffer, from: from)
+    }
+
+    @inline(__always)
+    private func findByte(_ byte: UInt8, _ buffer: ByteBuffer, from: Int) -> Int? {
+        let count = buffer.writerIndex - from
+        if count <= 0 { return nil }
+        guard let hit = memchr(buffer.base + from, Int32(byte), count) else { return nil }
+        return UnsafeMutableRawPointer(buffer.base).distance(to: hit)
+    }
+}
+
+@inline(__always) private func isHex(_ c: UInt8) -> Bool {
+    (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
+}
+
+@inline(__always) private func hexValue(_ c: UInt8) -> UInt8 {
+    if c <= 57 { return c - 48 }
+    if c <= 70 { return c - 55 }
+    return c - 87
+}
+
+private func printableChar(_ c: UInt8) -> String {
+    String(decoding: [c], as: UTF8.self)
+}

@@ -1,0 +1,67 @@
+// Appends RESP replies to a connection's output buffer. One writer type for both protocol
+// versions: RESP2 by default, RESP3 after HELLO 3. Only the few shapes that differ (null, map,
+// set, double, verbatim) look at the version; everything else is the same bytes.
+
+public struct ReplyWriter {
+    public let out: ByteBuffer
+    public var resp3: Bool
+
+    public init(out: ByteBuffer, resp3: Bool = false) {
+        self.out = out
+        self.resp3 = resp3
+    }
+
+    @inline(__always) func crlf() { out.append(13); out.append(10) }
+
+    public func ok() { out.append("+OK\r\n") }
+    public func simple(_ s: StaticString) { out.append(43); out.append(s); crlf() }
+    public func simple(string s: String) { out.append(43); out.append(string: s); crlf() }
+
+    /// `message` must start with the error code (`ERR ...`, `WRONGTYPE ...`). Newlines in it are
+    /// replaced by spaces, as Redis does, so an error can never break the framing.
+    public func error(_ message: StaticString) { out.append(45); out.append(message); crlf() }
+    public func error(string message: String) {
+        out.append(45)
+        for b in message.utf8 { out.append(b == 13 || b == 10 ? 32 : b) }
+        crlf()
+    }
+
+    @inline(__always) public func integer(_ v: Int) { out.append(58); out.appendDecimal(v); crlf() }
+    @inline(__always) public func integer(_ v: Int64) { integer(Int(v)) }
+
+    @inline(__always) public func bulk(_ bytes: UnsafeRawBufferPointer) {
+        out.append(36); out.appendDecimal(bytes.count); crlf()
+        out.append(bytes); crlf()
+    }
+    @inline(__always) public func bulk(_ bytes: [UInt8]) { bytes.withUnsafeBytes { bulk($0) } }
+    public func bulk(string s: String) { bulk(Array(s.utf8)) }
+    public func bulk(_ s: StaticString) {
+        bulk(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    public func null() { if resp3 { out.append("_\r\n") } else { out.append("$-1\r\n") } }
+    public func nullArray() { if resp3 { out.append("_\r\n") } else { out.append("*-1\r\n") } }
+
+    @inline(__always) public func arrayHeader(_ n: Int) { out.append(42); out.appendDecimal(n); crlf() }
+    /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n elements in RESP2.
+    public func mapHeader(_ n: Int) {
+        if resp3 { out.append(37); out.appendDecimal(n) } else { out.append(42); out.appendDecimal(2 * n) }
+        crlf()
+    }
+    public func setHeader(_ n: Int) {
+        out.append(resp3 ? 126 : 42); out.appendDecimal(n); crlf()
+    }
+    public func boolean(_ b: Bool) {
+        if resp3 { out.append(b ? "#t\r\n" : "#f\r\n") } else { integer(b ? 1 : 0) }
+    }
+    /// Long text (INFO): a verbatim string in RESP3, a bulk string in RESP2.
+    public func verbatim(_ text: String) {
+        if resp3 {
+            let bytes = Array(text.utf8)
+            out.append(61); out.appendDecimal(bytes.count + 4); crlf()
+            out.append("txt:"); out.append(bytes); crlf()
+        } else {
+            bulk(string: text)
+        }
+    }
+}

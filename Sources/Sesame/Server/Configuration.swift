@@ -1,0 +1,199 @@
+// Server settings, read redis-server's way: `sesame-server [config-file] [--key value ...]`,
+// where the file holds `key value` lines and flags override the file. Unknown keys and bad
+// values are errors that name the key, never silently ignored.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct Configuration: Sendable {
+    public var port: Int = 6379
+    /// Loopback only unless asked: a session store must not listen on the network by default.
+    /// A leading "-" marks an address as optional (skipped if the host lacks it), as in redis.conf.
+    public var bindAddresses: [String] = ["127.0.0.1", "-::1"]
+    public var threads: Int = Configuration.defaultThreads
+    public var databases: Int = 16
+    public var shards: Int = 256
+    public var logLevel: LogLevel = .notice
+    public var requirePass: String? = nil
+    public var limits = RESPLimits()
+    /// Stop reading from a client whose pending output exceeds this (bytes).
+    public var outputSoftLimit: Int = 64 * 1024 * 1024
+    /// Close a client whose pending output exceeds this (bytes).
+    public var outputHardLimit: Int = 256 * 1024 * 1024
+    public var maxClients: Int = 10000
+    /// The timer wheel's tick; also the longest an event loop sleeps while keys have TTLs.
+    public var expiryTickMilliseconds: Int64 = 10
+    /// Most keys one loop turn deletes by active expiry, so a mass expiry never stalls a loop.
+    public var expiryBudgetPerTurn: Int = 2000
+    public var configFile: String? = nil
+
+    public init() {}
+
+    public init(port: Int, threads: Int = Configuration.defaultThreads) {
+        self.port = port
+        self.threads = threads
+    }
+
+    public static var defaultThreads: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    public enum LogLevel: String, Sendable, Comparable {
+        case debug, verbose, notice, warning, nothing
+        var rank: Int {
+            switch self {
+            case .debug: 0
+            case .verbose: 1
+            case .notice: 2
+            case .warning: 3
+            case .nothing: 4
+            }
+        }
+        public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rank < b.rank }
+    }
+
+    public struct Error: Swift.Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Parses `argv` minus the program name.
+    public static func parse(arguments: [String]) throws -> Configuration {
+        var config = Configuration()
+        var args = arguments[...]
+        if let first = args.first, !first.hasPrefix("--") {
+            config.configFile = first
+            let text: String
+            do { text = try readFile(first) } catch {
+                throw Error(description: "Fatal error, can't open config file '\(first)': \(error)")
+            }
+            try config.apply(fileContents: text)
+            args = args.dropFirst()
+        }
+        while let flag = args.first {
+            args = args.dropFirst()
+            guard flag.hasPrefix("--"), flag.count > 2 else {
+                throw Error(description: "Invalid argument '\(flag)': options are given as --name value")
+            }
+            let key = String(flag.dropFirst(2))
+            var values: [String] = []
+            while let v = args.first, !v.hasPrefix("--") {
+                values.append(v)
+                args = args.dropFirst()
+            }
+            try config.set(key, values)
+        }
+        return config
+    }
+
+    public mutating func apply(fileContents: String) throws {
+        var lineNumber = 0
+        for raw in fileContents.split(separator: "\n", omittingEmptySubsequences: false) {
+            lineNumber += 1
+            let line = raw.trimmingCharacters(in: " \t\r")
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { unquote(String($0)) }
+            do {
+                try set(parts[0], Array(parts.dropFirst()))
+            } catch let e as Error {
+                throw Error(description: "Bad directive or wrong number of arguments at line \(lineNumber): \(e.description)")
+            }
+        }
+    }
+
+    /// Applies one setting, as `CONFIG SET` and the config file would.
+    public mutating func set(_ rawKey: String, _ values: [String]) throws {
+        let key = rawKey.lowercased()
+        func one() throws -> String {
+            guard values.count == 1 else { throw Error(description: "'\(key)' takes one value") }
+            return values[0]
+        }
+        func int(_ range: ClosedRange<Int>) throws -> Int {
+            let v = try one()
+            guard let n = Int(v), range.contains(n) else {
+                throw Error(description: "'\(key)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(v)'")
+            }
+            return n
+        }
+        switch key {
+        case "port": port = try int(0...65535)
+        case "bind":
+            guard !values.isEmpty else { throw Error(description: "'bind' needs at least one address") }
+            bindAddresses = values
+        case "threads", "io-threads": threads = try int(1...256)
+        case "databases": databases = try int(1...1024)
+        case "shards": shards = try int(1...16384)
+        case "loglevel":
+            guard let l = LogLevel(rawValue: try one().lowercased()) else {
+                throw Error(description: "'loglevel' must be one of debug, verbose, notice, warning, nothing")
+            }
+            logLevel = l
+        case "requirepass":
+            let v = try one()
+            requirePass = v.isEmpty ? nil : v
+        case "maxclients": maxClients = try int(1...1_000_000)
+        case "proto-max-bulk-len": limits.maxBulkLength = try memory(one(), key: key, min: 1024 * 1024)
+        case "client-query-buffer-limit": _ = try memory(one(), key: key, min: 1024 * 1024)
+        case "daemonize":
+            if try one().lowercased() == "yes" {
+                throw Error(description: "'daemonize yes' is not supported: run sesame-server under a supervisor")
+            }
+        case "save", "appendonly", "protected-mode", "tcp-backlog", "timeout", "tcp-keepalive", "hz",
+             "logfile", "dir", "dbfilename", "pidfile", "supervised", "always-show-logo":
+            // Accepted for redis.conf compatibility; these have no effect yet (see docs).
+            break
+        default:
+            throw Error(description: "Unknown option or number of arguments for CONFIG SET - '\(rawKey)'")
+        }
+    }
+
+    func memory(_ v: String, key: String, min: Int) throws -> Int {
+        guard let n = parseMemory(v), n >= min else {
+            throw Error(description: "'\(key)' must be a size such as 512mb (at least \(min) bytes), got '\(v)'")
+        }
+        return n
+    }
+}
+
+/// Redis's memory units: 1k = 1000, 1kb = 1024, and so on; case-insensitive.
+public func parseMemory(_ s: String) -> Int? {
+    let lower = s.lowercased()
+    let units: [(String, Int)] = [("gb", 1 << 30), ("mb", 1 << 20), ("kb", 1 << 10),
+                                  ("g", 1_000_000_000), ("m", 1_000_000), ("k", 1000), ("b", 1)]
+    for (suffix, mult) in units where lower.hasSuffix(suffix) {
+        guard let n = Int(lower.dropLast(suffix.count)), n >= 0 else { return nil }
+        return n.multipliedReportingOverflow(by: mult).overflow ? nil : n * mult
+    }
+    return Int(lower)
+}
+
+private func unquote(_ s: String) -> String {
+    if s.count >= 2, (s.hasPrefix("\"") && s.hasSuffix("\"")) || (s.hasPrefix("'") && s.hasSuffix("'")) {
+        return String(s.dropFirst().dropLast())
+    }
+    return s
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> String {
+        var s = self[...]
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+func readFile(_ path: String) throws -> String {
+    guard let f = fopen(path, "rb") else {
+        throw Configuration.Error(description: String(cString: strerror(errno)))
+    }
+    defer { fclose(f) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&chunk, 1, chunk.count, f)
+        if n <= 0 { break }
+        bytes.append(contentsOf: chunk[0..<n])
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

@@ -1,0 +1,80 @@
+// What every event loop shares: the configuration, the keyspace, the command table and the
+// counters INFO reports. Counters are atomics updated with relaxed ordering; the hot ones
+// (commands processed, bytes in/out) live per loop in LoopStats so loops never share a
+// written cache line on the request path.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+import CSystem
+
+public final class LoopStats: Sendable {
+    public let commands = Atomic<Int>(0)
+    public let netInputBytes = Atomic<Int>(0)
+    public let netOutputBytes = Atomic<Int>(0)
+    public let keyspaceHits = Atomic<Int>(0)
+    public let keyspaceMisses = Atomic<Int>(0)
+    public let connections = Atomic<Int>(0)
+    public init() {}
+}
+
+public final class ServerState: Sendable {
+    public let configuration: Configuration
+    public let keyspace: Keyspace
+    public let commands: CommandTable
+    public let startedAt: Int64
+    public let runID: String
+    public let nextClientID = Atomic<Int>(1)
+    public let connectedClients = Atomic<Int>(0)
+    public let totalConnections = Atomic<Int>(0)
+    public let rejectedConnections = Atomic<Int>(0)
+    /// The port actually bound (differs from configuration.port when that was 0).
+    public let boundPort = Atomic<Int>(0)
+    public let loopStats: [LoopStats]
+    public let executablePath: String
+
+    public init(configuration: Configuration, clock: any SesameClock) {
+        self.configuration = configuration
+        self.keyspace = Keyspace(databases: configuration.databases, shardCount: configuration.shards,
+                                 clock: clock, tickMilliseconds: configuration.expiryTickMilliseconds)
+        self.commands = CommandTable(allCommands())
+        self.startedAt = clock.nowMilliseconds()
+        self.runID = randomHex(20)
+        self.loopStats = (0..<max(1, configuration.threads)).map { _ in LoopStats() }
+        var buf = [UInt8](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        self.executablePath = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+    }
+
+    /// Sums a per-loop counter: `sum { $0.commands }`.
+    public func sum(_ counter: (LoopStats) -> Int) -> Int {
+        loopStats.reduce(0) { $0 + counter($1) }
+    }
+}
+
+/// Random bytes from the OS CSPRNG (getrandom(2)); never a userspace PRNG for anything a
+/// client could use to guess (run IDs, later session IDs).
+public func secureRandomBytes(_ count: Int) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: count)
+    var filled = 0
+    while filled < count {
+        let n = bytes.withUnsafeMutableBytes { getrandom($0.baseAddress! + filled, count - filled, 0) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            fatalError("getrandom failed: errno \(errno)")
+        }
+        filled += n
+    }
+    return bytes
+}
+
+func randomHex(_ bytes: Int) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for b in secureRandomBytes(bytes) {
+        out.append(digits[Int(b >> 4)])
+        out.append(digits[Int(b & 15)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,58 @@
+// A key is bytes (Redis keys are binary safe). Hashing feeds the whole buffer to the hasher in
+// one call instead of byte by byte, which is what [UInt8]'s own Hashable does.
+
+public struct Key: Hashable, Sendable {
+    public var bytes: [UInt8]
+
+    @inline(__always) public init(_ bytes: [UInt8]) { self.bytes = bytes }
+    @inline(__always) public init(_ raw: UnsafeRawBufferPointer) { self.bytes = Array(raw) }
+    public init(_ string: String) { self.bytes = Array(string.utf8) }
+
+    @inline(__always) public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    @inline(__always) public static func == (a: Key, b: Key) -> Bool { a.bytes == b.bytes }
+
+    public var string: String { String(decoding: bytes, as: UTF8.self) }
+}
+
+/// Redis Cluster's key -> slot mapping: CRC16/XMODEM of the hash tag (the bytes between the
+/// first `{` and the first `}` after it, when there is at least one) or of the whole key, mod
+/// 16384. Sesame's shards follow slots so keys sharing a tag share a lock.
+public enum HashSlot {
+    public static let count = 16384
+
+    public static func of(_ key: UnsafeRawBufferPointer) -> Int {
+        let n = key.count
+        var open = -1
+        for i in 0..<n where key[i] == UInt8(ascii: "{") { open = i; break }
+        if open >= 0 {
+            var close = -1
+            var j = open + 1
+            while j < n { if key[j] == UInt8(ascii: "}") { close = j; break }; j += 1 }
+            if close > open + 1 {
+                return Int(crc16(UnsafeRawBufferPointer(rebasing: key[(open + 1)..<close])) & 0x3FFF)
+            }
+        }
+        return Int(crc16(key) & 0x3FFF)
+    }
+
+    public static func of(_ key: [UInt8]) -> Int { key.withUnsafeBytes { of($0) } }
+    public static func of(_ key: String) -> Int { of(Array(key.utf8)) }
+
+    /// CRC16/XMODEM (poly 0x1021, init 0), table driven.
+    public static func crc16(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+        var crc: UInt16 = 0
+        for b in bytes {
+            crc = (crc << 8) ^ crcTable[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ b)]
+        }
+        return crc
+    }
+
+    private static let crcTable: [UInt16] = (0..<256).map { i -> UInt16 in
+        var c = UInt16(i) << 8
+        for _ in 0..<8 { c = (c & 0x8000) != 0 ? (c << 1) ^ 0x1021 : c << 1 }
+        return c
+    }
+}

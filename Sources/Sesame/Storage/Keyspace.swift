@@ -1,0 +1,104 @@
+// The keyspace: `databases` logical databases split over `shardCount` lock-striped shards.
+// A key's shard is its Redis Cluster hash slot modulo the shard count, so keys with the same
+// hash tag always share a shard (and a lock). Commands on one key take one lock; commands on
+// several keys take their shards' locks in ascending index order, which rules out deadlock.
+// Which thread runs a command does not matter: any event loop may lock any shard.
+
+public final class Keyspace: @unchecked Sendable {
+    public let databases: Int
+    public let shards: [Shard]
+    public let clock: any SesameClock
+    private let shardMask: Int
+
+    /// `shardCount` is rounded up to a power of two (and at most 16384, one per slot).
+    public init(databases: Int = 16, shardCount: Int = 256, clock: any SesameClock = SystemClock(),
+                tickMilliseconds: Int64 = 10) {
+        var n = 1
+        while n < min(max(shardCount, 1), HashSlot.count) { n <<= 1 }
+        self.databases = databases
+        self.clock = clock
+        self.shardMask = n - 1
+        let now = clock.nowMilliseconds()
+        shards = (0..<n).map { Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds) }
+    }
+
+    @inline(__always) public func shardIndex(_ key: UnsafeRawBufferPointer) -> Int {
+        HashSlot.of(key) & shardMask
+    }
+
+    @inline(__always) public func shard(for key: UnsafeRawBufferPointer) -> Shard {
+        shards[shardIndex(key)]
+    }
+
+    @inline(__always)
+    public func withShard<R>(_ key: UnsafeRawBufferPointer, _ body: (Shard) throws -> R) rethrows -> R {
+        let s = shard(for: key)
+        s.lock.lock()
+        defer { s.lock.unlock() }
+        return try body(s)
+    }
+
+    /// Locks every shard in `indices` (ascending, each once) for the duration of `body`.
+    public func withShards<R>(_ indices: [Int], _ body: () throws -> R) rethrows -> R {
+        let sorted = Array(Set(indices)).sorted()
+        for i in sorted { shards[i].lock.lock() }
+        defer { for i in sorted.reversed() { shards[i].lock.unlock() } }
+        return try body()
+    }
+
+    public func withAllShards<R>(_ body: () throws -> R) rethrows -> R {
+        for s in shards { s.lock.lock() }
+        defer { for s in shards.reversed() { s.lock.unlock() } }
+        return try body()
+    }
+
+    public func keyCount(db: Int) -> Int {
+        var n = 0
+        for s in shards { s.lock.withLock { n += s.tables[db].count } }
+        return n
+    }
+
+    /// (keys, keys with a TTL) per database, for INFO keyspace.
+    public func keyspaceStats() -> [(keys: Int, expires: Int)] {
+        var stats = Array(repeating: (keys: 0, expires: 0), count: databases)
+        for s in shards {
+            s.lock.withLock {
+                for db in 0..<databases {
+                    let t = s.tables[db]
+                    stats[db].keys += t.count
+                    if !t.isEmpty { stats[db].expires += t.values.reduce(0) { $0 + ($1.expireAt != 0 ? 1 : 0) } }
+                }
+            }
+        }
+        return stats
+    }
+
+    public var expiredKeys: Int {
+        var n = 0
+        for s in shards { s.lock.withLock { n += s.expiredKeys } }
+        return n
+    }
+
+    public func flush(db: Int?) {
+        withAllShards { for s in shards { s.flush(db) } }
+    }
+
+    /// Runs active expiry on the shards `first, first+stride, ...` with a per-call budget of
+    /// deletions. Returns true when due work remains (the caller should come back soon).
+    public func expireCycle(first: Int, stride: Int, budget: Int) -> Bool {
+        let now = clock.nowMilliseconds()
+        var remaining = budget
+        var pending = false
+        var i = first
+        while i < shards.count {
+            let s = shards[i]
+            s.lock.lock()
+            let handled = s.expireDue(now: now, budget: max(remaining, 0))
+            if s.hasDueWork { pending = true }
+            s.lock.unlock()
+            remaining -= handled
+            i += stride
+        }
+        return pending
+    }
+}

@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The compact form of small hashes and sets: every element length-prefixed (LEB128 varint) in
+// one contiguous byte array, like Redis's listpack. A session hash of eight fields is then one
+// allocation of roughly its payload size instead of sixteen strings and a hash table. Lookups
+// scan, so values switch to a real table past a size threshold (see HashValue, SetValue).
+
+public struct PackedList: Sendable {
+    public private(set) var bytes: [UInt8] = []
+    /// Number of elements (a hash stores field and value as two elements).
+    public private(set) var count: Int = 0
+
+    public init() {}
+
+    @inline(__always)
+    static func readVarint(_ p: UnsafeRawBufferPointer, _ i: inout Int) -> Int {
+        var shift = 0
+        var v = 0
+        while true {
+            let b = p[i]
+            i += 1
+            v |= Int(b & 0x7F) << shift
+            if b < 0x80 { return v }
+            shift += 7
+        }
+    }
+
+    @inline(__always)
+    static func appendVarint(_ out: inout [UInt8], _ value: Int) {
+        var v = value
+        while v >= 0x80 {
+            out.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        out.append(UInt8(v))
+    }
+
+    /// Calls `body` with each element and its byte range [start, end) including the prefix;
+    /// stops early when `body` returns false.
+    @inline(__always)
+    public func forEach(_ body: (UnsafeRawBufferPointer, Range<Int>) -> Bool) {
+        bytes.withUnsafeBytes { p in
+            var i = 0
+            let n = p.count
+            while i < n {
+                let start = i
+                let len = PackedList.readVarint(p, &i)
+                let element = UnsafeRawBufferPointer(rebasing: p[i..<(i + len)])
+                i += len
+                if !body(element, start..<i) { return }
+            }
+        }
+    }
+
+    public mutating func append(_ element: UnsafeRawBufferPointer) {
+        PackedList.appendVarint(&bytes, element.count)
+        bytes.append(contentsOf: element)
+        count += 1
+    }
+
+    /// Replaces the elements in `range` (a byte range of whole elements) with `elements`.
+    public mutating func replace(_ range: Range<Int>, removing removed: Int, with elements: [UnsafeRawBufferPointer]) {
+        var encoded: [UInt8] = []
+        for e in elements {
+            PackedList.appendVarint(&encoded, e.count)
+            encoded.append(contentsOf: e)
+        }
+        bytes.replaceSubrange(range, with: encoded)
+        count += elements.count - removed
+    }
+}
+
+@inline(__always)
+func rawEqual(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
+    a.count == b.count && (a.count == 0 || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+}

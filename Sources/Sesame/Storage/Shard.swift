@@ -1,0 +1,108 @@
+// One lock stripe of the keyspace. A shard owns, for every database, the keys whose hash slot
+// maps to it, plus one timer wheel for their TTLs. Everything in a shard is guarded by its one
+// lock: callers take it (Keyspace.withShard / withShards) and then use the unlocked methods
+// here. Keys sharing a hash tag share a slot, hence a shard, hence one lock: a session's hash
+// and its user's set are updated together under a single lock.
+
+public final class Shard: @unchecked Sendable {
+    public let index: Int
+    public let lock = ShardLock()
+    /// Guarded by `lock`. One table per database.
+    var tables: [[Key: Entry]]
+    var wheel: TimerWheel
+    /// Records that fell due but were not processed yet (expiry work is budgeted per loop turn).
+    var due: [WheelRecord] = []
+    /// Keys removed by active or lazy expiry (INFO expired_keys).
+    var expiredKeys = 0
+
+    init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64) {
+        self.index = index
+        tables = Array(repeating: [:], count: databases)
+        wheel = TimerWheel(now: now, tickMilliseconds: tickMilliseconds)
+    }
+
+    // MARK: - Reads and writes (caller holds the lock)
+
+    /// The live entry for a key, after lazy expiry: an expired key is deleted here and
+    /// reported as missing.
+    @inline(__always)
+    func lookup(_ db: Int, _ key: Key, now: Int64) -> Entry? {
+        guard let e = tables[db][key] else { return nil }
+        if e.expireAt != 0 && e.expireAt <= now {
+            tables[db].removeValue(forKey: key)
+            expiredKeys += 1
+            return nil
+        }
+        return e
+    }
+
+    /// In-place access to a key's slot, after lazy expiry. Setting it to nil deletes the key.
+    @inline(__always)
+    func mutate<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry?) -> R) -> R {
+        if let e = tables[db][key], e.expireAt != 0, e.expireAt <= now {
+            tables[db].removeValue(forKey: key)
+            expiredKeys += 1
+        }
+        return body(&tables[db][key])
+    }
+
+    @inline(__always)
+    func remove(_ db: Int, _ key: Key, now: Int64) -> Bool {
+        guard let e = tables[db].removeValue(forKey: key) else { return false }
+        if e.expireAt != 0 && e.expireAt <= now {
+            expiredKeys += 1
+            return false
+        }
+        return true
+    }
+
+    /// Makes sure the wheel will look at `entry` no later than its deadline. Call after any
+    /// change to `expireAt`. Extending a TTL costs nothing: the existing record fires, sees the
+    /// later deadline and re-inserts itself.
+    @inline(__always)
+    func scheduleExpiry(_ db: Int, _ key: Key, _ entry: inout Entry) {
+        let at = entry.expireAt
+        guard at != 0 else { return }
+        if entry.wheelAt != 0 && entry.wheelAt <= at { return }
+        entry.wheelAt = at
+        wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
+    }
+
+    // MARK: - Active expiry
+
+    /// Advances the wheel and deletes up to `budget` due keys. Returns how many records were
+    /// handled; `due` keeps the rest for the next call, so a mass expiry is spread over loop
+    /// turns instead of stalling one.
+    func expireDue(now: Int64, budget: Int, onExpired: ((Int, Key) -> Void)? = nil) -> Int {
+        wheel.advance(to: now, into: &due)
+        var handled = 0
+        while handled < budget, let record = due.popLast() {
+            handled += 1
+            let db = Int(record.db)
+            guard var e = tables[db][record.key], e.wheelAt == record.at else { continue }
+            if e.expireAt == 0 {
+                e.wheelAt = 0
+                tables[db][record.key] = e
+            } else if e.expireAt <= now {
+                tables[db].removeValue(forKey: record.key)
+                expiredKeys += 1
+                onExpired?(db, record.key)
+            } else {
+                tables[db][record.key]!.wheelAt = e.expireAt
+                wheel.insert(WheelRecord(db: record.db, at: e.expireAt, key: record.key))
+            }
+        }
+        return handled
+    }
+
+    var hasDueWork: Bool { !due.isEmpty }
+
+    func flush(_ db: Int?) {
+        if let db {
+            tables[db] = [:]
+        } else {
+            for i in tables.indices { tables[i] = [:] }
+        }
+        // Wheel records for flushed keys are dropped lazily when they fire.
+    }
+}

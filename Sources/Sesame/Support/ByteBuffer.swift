@@ -1,0 +1,119 @@
+// A growable byte buffer with a read and a write index, owned by exactly one connection (one
+// event loop thread). It exists so the request path can read(2) straight into spare capacity,
+// parse in place, and append replies without any per-request allocation: the storage is reused
+// for the life of the connection and only grows.
+
+/// Contiguous bytes `[readerIndex, writerIndex)` are readable; `[writerIndex, capacity)` is spare.
+public final class ByteBuffer {
+    public private(set) var base: UnsafeMutablePointer<UInt8>
+    public private(set) var capacity: Int
+    public var readerIndex: Int = 0
+    public var writerIndex: Int = 0
+
+    public init(capacity: Int = 16 * 1024) {
+        self.capacity = max(capacity, 16)
+        self.base = .allocate(capacity: self.capacity)
+    }
+
+    deinit { base.deallocate() }
+
+    @inline(__always) public var readableBytes: Int { writerIndex - readerIndex }
+    @inline(__always) public var isEmpty: Bool { writerIndex == readerIndex }
+    @inline(__always) public var spareCapacity: Int { capacity - writerIndex }
+
+    /// Makes room for at least `count` more bytes after `writerIndex`, first by moving the
+    /// unread bytes to the front, then by growing. Returns how far the unread bytes moved left,
+    /// so a caller holding offsets into the buffer can adjust them.
+    @discardableResult
+    public func reserve(_ count: Int) -> Int {
+        if spareCapacity >= count { return 0 }
+        var shifted = 0
+        if readerIndex > 0 {
+            let n = readableBytes
+            if n > 0 { (base).update(from: base + readerIndex, count: n) }
+            shifted = readerIndex
+            readerIndex = 0
+            writerIndex = n
+            if spareCapacity >= count { return shifted }
+        }
+        var newCapacity = capacity
+        while newCapacity - writerIndex < count { newCapacity *= 2 }
+        let newBase = UnsafeMutablePointer<UInt8>.allocate(capacity: newCapacity)
+        newBase.update(from: base, count: writerIndex)
+        base.deallocate()
+        base = newBase
+        capacity = newCapacity
+        return shifted
+    }
+
+    /// Drops consumed bytes; resets the indices when everything is consumed so the buffer
+    /// is reused from its start.
+    @inline(__always) public func consume(_ count: Int) {
+        readerIndex += count
+        if readerIndex == writerIndex { readerIndex = 0; writerIndex = 0 }
+    }
+
+    public func clear() { readerIndex = 0; writerIndex = 0 }
+
+    /// Gives back memory after a burst (a huge pipeline or reply) so an idle connection does
+    /// not keep megabytes: only when empty and much larger than the default.
+    public func shrinkIfIdle(limit: Int = 64 * 1024, to target: Int = 16 * 1024) {
+        guard isEmpty, capacity > limit else { return }
+        base.deallocate()
+        capacity = target
+        base = .allocate(capacity: target)
+        readerIndex = 0; writerIndex = 0
+    }
+
+    @inline(__always) public func append(_ byte: UInt8) {
+        if writerIndex == capacity { reserve(1) }
+        base[writerIndex] = byte
+        writerIndex += 1
+    }
+
+    @inline(__always) public func append(_ bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count
+        if n == 0 { return }
+        if spareCapacity < n { reserve(n) }
+        UnsafeMutableRawPointer(base + writerIndex).copyMemory(from: bytes.baseAddress!, byteCount: n)
+        writerIndex += n
+    }
+
+    @inline(__always) public func append(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { append($0) }
+    }
+
+    public func append(_ string: StaticString) {
+        append(UnsafeRawBufferPointer(start: string.utf8Start, count: string.utf8CodeUnitCount))
+    }
+
+    public func append(string: String) {
+        var s = string
+        s.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Appends the decimal digits of `value` without going through String.
+    public func appendDecimal(_ value: Int) {
+        if spareCapacity < 21 { reserve(21) }
+        var v = value.magnitude
+        var tmp: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        var len = 0
+        withUnsafeMutableBytes(of: &tmp) { raw in
+            repeat {
+                raw[23 - len] = UInt8(truncatingIfNeeded: v % 10) &+ 48
+                v /= 10
+                len += 1
+            } while v > 0
+            if value < 0 { raw[23 - len] = UInt8(ascii: "-"); len += 1 }
+            UnsafeMutableRawPointer(base + writerIndex).copyMemory(from: raw.baseAddress! + (24 - len), byteCount: len)
+        }
+        writerIndex += len
+    }
+
+    public var readableBytesView: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: base + readerIndex, count: readableBytes)
+    }
+
+    /// A copy of the readable bytes; for tests and diagnostics, not the request path.
+    public var readableArray: [UInt8] { Array(readableBytesView) }
+}

@@ -1,0 +1,59 @@
+// sesame-server: arguments -> configuration -> server. Everything else is in the library.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Sesame
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "--version" || arguments.first == "-v" {
+    print("Sesame server v=\(sesameVersion) (Redis protocol \(redisCompatibleVersion) compatible)")
+    exit(0)
+}
+if arguments.first == "--help" || arguments.first == "-h" {
+    print("""
+    Usage: sesame-server [/path/to/sesame.conf] [options]
+      --port <port>          TCP port (default 6379; 0 picks a free one)
+      --bind <addr> [addr]   addresses to listen on (default 127.0.0.1 -::1; '-' = optional)
+      --threads <n>          event loop threads (default: number of cores)
+      --databases <n>        number of databases (default 16)
+      --loglevel <level>     debug | verbose | notice | warning | nothing
+      --requirepass <pass>   require AUTH
+    Config file: one `name value` per line, the same names as the flags; flags override it.
+    """)
+    exit(0)
+}
+
+let configuration: Configuration
+do {
+    configuration = try Configuration.parse(arguments: arguments)
+} catch {
+    let message = Array("\n*** FATAL CONFIG FILE ERROR ***\n\(error)\n".utf8)
+    _ = message.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(1)
+}
+
+// SIGINT/SIGTERM are taken synchronously by this thread (sigwait); the loops never see them.
+var signals = sigset_t()
+sigemptyset(&signals)
+sigaddset(&signals, SIGINT)
+sigaddset(&signals, SIGTERM)
+pthread_sigmask(SIG_BLOCK, &signals, nil)
+signal(SIGPIPE, SIG_IGN)
+
+let server = SesameServer(configuration: configuration)
+do {
+    try server.start()
+} catch {
+    server.log.warning("Failed listening on port \(configuration.port) (tcp), aborting: \(error)")
+    exit(1)
+}
+server.log.notice("Sesame \(sesameVersion) (Redis \(redisCompatibleVersion) protocol) started, pid=\(getpid()), port=\(server.port), threads=\(configuration.threads), bind=\(server.boundAddresses.joined(separator: " "))")
+server.log.notice("Ready to accept connections tcp")
+
+var received: Int32 = 0
+sigwait(&signals, &received)
+server.log.warning("Received \(received == SIGINT ? "SIGINT" : "SIGTERM") scheduling shutdown...")
+server.stop()
+server.log.notice("Sesame is now ready to exit, bye bye...")
+exit(0)
