@@ -86,7 +86,9 @@ func helloCommand(_ c: Client, _ args: Arguments) {
         } else if args.matches(j, "setname") && more >= 1 {
             newName = args.bytes(j + 1); j += 2
         } else {
-            c.reply.error(string: "ERR Syntax error in HELLO option '\(args.string(j))'"); return
+            var t = ErrorText("ERR Syntax error in HELLO option '")
+            t.appendArgument(args[j]); t.append("'")
+            c.reply.error(t); return
         }
     }
     if let user = authUser {
@@ -132,11 +134,15 @@ func clientCommand(_ c: Client, _ args: Arguments) {
         ("setinfo", 4, { c, a in
             let isName = a.matches(2, "lib-name")
             guard isName || a.matches(2, "lib-ver") else {
-                c.reply.error(string: "ERR Unrecognized option '\(a.string(2))'"); return
+                var t = ErrorText("ERR Unrecognized option '")
+                t.appendArgument(a[2]); t.append("'")
+                c.reply.error(t); return
             }
             let value = a.bytes(3)
             guard validClientName(value) || value.isEmpty else {
-                c.reply.error(string: "ERR \(a.string(2)) cannot contain spaces, newlines or special characters."); return
+                var t = ErrorText("ERR ")
+                t.appendArgument(a[2]); t.append(" cannot contain spaces, newlines or special characters.")
+                c.reply.error(t); return
             }
             if isName { c.libName = value } else { c.libVersion = value }
             c.reply.ok()

@@ -6,7 +6,7 @@ public enum Dispatcher {
     @inline(__always)
     public static func execute(_ client: Client, _ args: Arguments) {
         guard let spec = client.server.commands.lookup(args[0]) else {
-            client.reply.error(string: RedisError.unknownCommand(args))
+            client.reply.error(RedisError.unknownCommandText(args))
             return
         }
         if !spec.arityOK(args.count) {
@@ -33,6 +33,6 @@ public enum Dispatcher {
             entry.handler(client, args)
             return
         }
-        client.reply.error(string: RedisError.unknownSubcommand(args.string(1), parent: parent))
+        client.reply.error(RedisError.unknownSubcommandText(args[1], parent: parent))
     }
 }

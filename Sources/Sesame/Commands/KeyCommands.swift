@@ -65,7 +65,7 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
         else if args.matches(j, "xx") { xx = true }
         else if args.matches(j, "gt") { gt = true }
         else if args.matches(j, "lt") { lt = true }
-        else { c.reply.error(string: RedisError.unsupportedOption(args.string(j))); return }
+        else { c.reply.error(RedisError.unsupportedOptionText(args[j])); return }
     }
     if nx && (xx || gt || lt) { c.reply.error(RedisError.nxXXGTLT); return }
     if gt && lt { c.reply.error(RedisError.gtAndLT); return }

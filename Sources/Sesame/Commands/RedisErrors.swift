@@ -34,18 +34,78 @@ public enum RedisError {
     /// `unknown command 'x', with args beginning with: 'a' 'b' `: each argument quoted with a
     /// trailing space, stopping once 128 characters of arguments were written (Redis's rule).
     public static func unknownCommand(_ args: Arguments) -> String {
-        var list = ""
+        String(decoding: unknownCommandText(args).bytes, as: UTF8.self)
+    }
+
+    // Byte-exact forms, used for replies: Redis formats these with printf's `%s`, so a client's
+    // argument comes back as sent (binary included, never replaced by U+FFFD), cut at its first
+    // NUL byte and at the `%.128s` limit.
+
+    public static func unknownCommandText(_ args: Arguments) -> ErrorText {
+        var list = ErrorText()
         var i = 1
-        while i < args.count && list.utf8.count < 128 {
-            let room = 128 - list.utf8.count
-            list += "'" + prefix(args.string(i), room) + "' "
+        while i < args.count && list.bytes.count < 128 {
+            let room = 128 - list.bytes.count
+            list.append("'")
+            list.appendArgument(args[i], limit: room)
+            list.append("' ")
             i += 1
         }
-        return "ERR unknown command '\(prefix(args.string(0), 128))', with args beginning with: \(list)"
+        var t = ErrorText("ERR unknown command '")
+        t.appendArgument(args[0], limit: 128)
+        t.append("', with args beginning with: ")
+        t.append(list)
+        return t
+    }
+
+    public static func unknownSubcommandText(_ sub: UnsafeRawBufferPointer, parent: String) -> ErrorText {
+        var t = ErrorText("ERR unknown subcommand '")
+        t.appendArgument(sub, limit: 128)
+        t.append("'. Try ")
+        t.append(string: parent.uppercased())
+        t.append(" HELP.")
+        return t
+    }
+
+    public static func unsupportedOptionText(_ option: UnsafeRawBufferPointer) -> ErrorText {
+        var t = ErrorText("ERR Unsupported option ")
+        t.appendArgument(option)
+        return t
     }
 
     static func prefix(_ s: String, _ maxBytes: Int) -> String {
         let u = Array(s.utf8)
         return u.count <= maxBytes ? s : String(decoding: u[0..<maxBytes], as: UTF8.self)
+    }
+}
+
+/// The text of an error reply as bytes, starting with its code (`ERR ...`). Arguments are added
+/// the way C's `%.Ns` prints them: up to the first NUL byte and at most `limit` bytes.
+public struct ErrorText {
+    public private(set) var bytes: [UInt8] = []
+
+    public init() {}
+    public init(_ s: StaticString) { append(s) }
+
+    public mutating func append(_ s: StaticString) {
+        bytes.append(contentsOf: UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    public mutating func append(string s: String) { bytes.append(contentsOf: s.utf8) }
+    public mutating func append(_ other: ErrorText) { bytes.append(contentsOf: other.bytes) }
+
+    public mutating func appendArgument(_ p: UnsafeRawBufferPointer, limit: Int = Int.max) {
+        var n = 0
+        while n < p.count && n < limit && p[n] != 0 { n += 1 }
+        bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[0..<n]))
+    }
+}
+
+extension ReplyWriter {
+    /// Writes `-<text>\r\n`, turning CR and LF into spaces as Redis does.
+    public func error(_ text: ErrorText) {
+        out.append(45)
+        for b in text.bytes { out.append(b == 13 || b == 10 ? 32 : b) }
+        out.append(13); out.append(10)
     }
 }

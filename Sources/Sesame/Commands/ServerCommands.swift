@@ -189,7 +189,7 @@ func commandCommand(_ c: Client, _ args: Arguments) {
         // redis-cli asks for DOCS to build its hints; on an error it falls back to its own
         // built-in help filtered by INFO's redis_version (CLIENTS.md), which covers every
         // command Sesame has.
-        ("docs", -2, { c, a in c.reply.error(string: RedisError.unknownSubcommand(a.string(1), parent: "command")) }),
+        ("docs", -2, { c, a in c.reply.error(RedisError.unknownSubcommandText(a[1], parent: "command")) }),
         ("help", 2, { c, _ in
             let lines = ["COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                          "(no subcommand)", "    Return details about all Redis commands.",

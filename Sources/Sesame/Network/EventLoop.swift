@@ -209,7 +209,13 @@ final class EventLoop: @unchecked Sendable {
                 if conn.closed { return }
             }
         }
-        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0 && !conn.readingPaused {
+        if conn.readingPaused {
+            // Not reading: a dead socket must still be noticed, or level-triggered HUP/ERR
+            // would wake this loop forever.
+            if events & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 { close(conn) }
+            return
+        }
+        if events & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue | EPOLLRDHUP.rawValue) != 0 {
             readAndRun(conn)
         }
     }
@@ -260,6 +266,8 @@ final class EventLoop: @unchecked Sendable {
                 pauseReading(conn)
                 break
             }
+            // Redis's tighter request limits for clients that have not authenticated yet.
+            conn.parser.authRequired = !client.authenticated
             let outcome = conn.parser.next(input)
             switch outcome {
             case .command:
@@ -315,8 +323,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func updateInterest(_ conn: Connection) {
-        var events = EPOLLRDHUP.rawValue
-        if !conn.readingPaused { events |= EPOLLIN.rawValue }
+        var events: UInt32 = 0
+        if !conn.readingPaused { events |= EPOLLIN.rawValue | EPOLLRDHUP.rawValue }
         if conn.waitingForWritable { events |= EPOLLOUT.rawValue }
         do {
             try Sys.epollControl(epfd, EPOLL_CTL_MOD, conn.fd, events: events,

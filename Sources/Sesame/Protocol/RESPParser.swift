@@ -6,8 +6,10 @@ import Glibc
 // multibulk (`*N\r\n$L\r\n...`) and inline (`PING\r\n`) requests, split across any read
 // boundaries. Three outcomes, as in mini-redis and RediStack: a complete command, "need more
 // bytes", or malformed (with Redis's exact protocol error text; the connection replies and then
-// closes). Progress through a partial multibulk is kept, so a command that arrives one byte at a
-// time is never rescanned from its start: parsing stays linear in the bytes received.
+// closes). Progress through a partial command is kept (the bulks of a multibulk already read, how
+// far an inline line was searched for its newline), so a command that arrives one byte at a time
+// is never rescanned from its start: parsing stays linear in the bytes received. Only a `*`/`$`
+// header line, at most 64 KB, is searched again from its start.
 //
 // Arguments are spans (offset, length) into the connection's input buffer: no copy, no per
 // argument allocation. Inline arguments need unescaping, so they are copied once into a scratch
@@ -31,6 +33,11 @@ public enum ParseOutcome: Equatable {
 
 public struct RESPParser {
     public var limits: RESPLimits
+    /// True while the connection still has to AUTH (requirepass is set). As in Redis 7, such a
+    /// client may not declare more than 10 arguments or a bulk over 16 KB, so a peer that does
+    /// not know the password cannot make the server buffer large requests. The owner of the
+    /// connection keeps this in step with the client's authentication state.
+    public var authRequired = false
     /// Spans of the current command's arguments. Absolute indices into the buffer for
     /// multibulk, indices into `inlineScratch` for inline commands.
     public private(set) var spans: [ArgumentSpan] = []
@@ -42,6 +49,8 @@ public struct RESPParser {
     private var scan = 0
     /// Length of the bulk whose `$len` header was read but whose payload has not all arrived.
     private var pendingBulkLength = -1
+    /// An inline line is incomplete: `scan` is how far it was searched for its newline.
+    private var inlinePending = false
     private var inlineScratch: [UInt8] = []
 
     public init(limits: RESPLimits = RESPLimits()) {
@@ -61,11 +70,23 @@ public struct RESPParser {
         }
     }
 
+    /// Forgets any partial command, for a buffer that was cleared behind the parser's back.
+    public mutating func reset() {
+        pendingArgs = -1
+        pendingBulkLength = -1
+        inlinePending = false
+        spans.removeAll(keepingCapacity: true)
+    }
+
     /// Parses the next command starting at `buffer.readerIndex`.
     public mutating func next(_ buffer: ByteBuffer) -> ParseOutcome {
         if pendingArgs < 0 {
-            // Start a new command.
             if buffer.readableBytes == 0 { return .needMore }
+            if inlinePending && commandStart == buffer.readerIndex && scan <= buffer.writerIndex {
+                return parseInline(buffer)
+            }
+            // Start a new command.
+            inlinePending = false
             commandStart = buffer.readerIndex
             scan = commandStart
             spans.removeAll(keepingCapacity: true)
@@ -89,6 +110,9 @@ public struct RESPParser {
             if n > Int64(limits.maxMultibulkLength) {
                 return .protocolError("Protocol error: invalid multibulk length")
             }
+            if n > 10 && authRequired {
+                return .protocolError("Protocol error: unauthenticated multibulk length")
+            }
             scan = cr + 2
             if n <= 0 {
                 buffer.consume(scan - buffer.readerIndex)
@@ -102,11 +126,7 @@ public struct RESPParser {
 
     /// Called after the command returned by `.command` ran: drops its bytes from the buffer.
     public mutating func commandDone(_ buffer: ByteBuffer) {
-        if isInline {
-            buffer.consume(scan - buffer.readerIndex)
-        } else {
-            buffer.consume(scan - buffer.readerIndex)
-        }
+        buffer.consume(scan - buffer.readerIndex)
         pendingArgs = -1
     }
 
@@ -145,6 +165,9 @@ public struct RESPParser {
                 guard let n = parseStrictInt64(digits), n >= 0, n <= Int64(limits.maxBulkLength) else {
                     return .protocolError("Protocol error: invalid bulk length")
                 }
+                if n > 16384 && authRequired {
+                    return .protocolError("Protocol error: unauthenticated bulk length")
+                }
                 pendingBulkLength = Int(n)
                 scan = cr + 2
             }
@@ -168,9 +191,12 @@ public struct RESPParser {
             if end - start > limits.maxInlineLength {
                 return .protocolError("Protocol error: too big inline request")
             }
+            // Resume the newline search here when more bytes arrive.
             scan = end
+            inlinePending = true
             return .needMore
         }
+        inlinePending = false
         if nl - start > limits.maxInlineLength {
             return .protocolError("Protocol error: too big inline request")
         }
@@ -191,69 +217,8 @@ public struct RESPParser {
         return .command
     }
 
-    /// Splits a line the way Redis's sdssplitargs does: spaces separate, "double quotes" take
-    /// \n \r \t \b \a \\ \" and \xHH escapes, 'single quotes' take \', and a closing quote must be
-    /// followed by a space or the end. A NUL byte ends the line, as in C.
     private mutating func splitInlineArguments(_ line: UnsafeRawBufferPointer) -> Bool {
-        inlineScratch.removeAll(keepingCapacity: true)
-        spans.removeAll(keepingCapacity: true)
-        let n = line.count
-        @inline(__always) func at(_ i: Int) -> UInt8 { i < n ? line[i] : 0 }
-        @inline(__always) func isSpace(_ c: UInt8) -> Bool { c == 32 || (c >= 9 && c <= 13) }
-        var p = 0
-        while true {
-            while p < n && isSpace(at(p)) { p += 1 }
-            if at(p) == 0 { return true }
-            let argStart = inlineScratch.count
-            var inDouble = false, inSingle = false, done = false
-            while !done {
-                let c = at(p)
-                if inDouble {
-                    if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "x") && isHex(at(p + 2)) && isHex(at(p + 3)) {
-                        inlineScratch.append(hexValue(at(p + 2)) << 4 | hexValue(at(p + 3)))
-                        p += 3
-                    } else if c == UInt8(ascii: "\\") && at(p + 1) != 0 {
-                        p += 1
-                        switch at(p) {
-                        case UInt8(ascii: "n"): inlineScratch.append(10)
-                        case UInt8(ascii: "r"): inlineScratch.append(13)
-                        case UInt8(ascii: "t"): inlineScratch.append(9)
-                        case UInt8(ascii: "b"): inlineScratch.append(8)
-                        case UInt8(ascii: "a"): inlineScratch.append(7)
-                        default: inlineScratch.append(at(p))
-                        }
-                    } else if c == UInt8(ascii: "\"") {
-                        if at(p + 1) != 0 && !isSpace(at(p + 1)) { return false }
-                        done = true
-                    } else if c == 0 {
-                        return false
-                    } else {
-                        inlineScratch.append(c)
-                    }
-                } else if inSingle {
-                    if c == UInt8(ascii: "\\") && at(p + 1) == UInt8(ascii: "'") {
-                        p += 1
-                        inlineScratch.append(UInt8(ascii: "'"))
-                    } else if c == UInt8(ascii: "'") {
-                        if at(p + 1) != 0 && !isSpace(at(p + 1)) { return false }
-                        done = true
-                    } else if c == 0 {
-                        return false
-                    } else {
-                        inlineScratch.append(c)
-                    }
-                } else {
-                    switch c {
-                    case 32, 10, 13, 9, 0: done = true
-                    case UInt8(ascii: "\""): inDouble = true
-                    case UInt8(ascii: "'"): inSingle = true
-                    default: inlineScratch.append(c)
-                    }
-                }
-                if at(p) != 0 { p += 1 }
-            }
-            spans.append(ArgumentSpan(offset: argStart, length: inlineScratch.count - argStart))
-        }
+        splitArguments(line, into: &inlineScratch, spans: &spans)
     }
 
     // MARK: - Scanning
@@ -270,16 +235,6 @@ public struct RESPParser {
         guard let hit = memchr(buffer.base + from, Int32(byte), count) else { return nil }
         return UnsafeMutableRawPointer(buffer.base).distance(to: hit)
     }
-}
-
-@inline(__always) private func isHex(_ c: UInt8) -> Bool {
-    (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102)
-}
-
-@inline(__always) private func hexValue(_ c: UInt8) -> UInt8 {
-    if c <= 57 { return c - 48 }
-    if c <= 70 { return c - 55 }
-    return c - 87
 }
 
 private func printableChar(_ c: UInt8) -> String {

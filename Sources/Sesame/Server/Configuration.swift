@@ -87,14 +87,21 @@ public struct Configuration: Sendable {
     }
 
     public mutating func apply(fileContents: String) throws {
+        // Lines end in \n or \r\n; each is cut like Redis's config loader does (sdssplitargs),
+        // so quoted values may hold spaces.
         var lineNumber = 0
-        for raw in fileContents.split(separator: "\n", omittingEmptySubsequences: false) {
+        for raw in Array(fileContents.utf8).split(separator: 10, omittingEmptySubsequences: false) {
             lineNumber += 1
-            let line = raw.trimmingCharacters(in: " \t\r")
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map { unquote(String($0)) }
+            var line = Array(raw)
+            if line.last == 13 { line.removeLast() }
+            let trimmed = line.drop { $0 == 32 || $0 == 9 }
+            if trimmed.isEmpty || trimmed.first == UInt8(ascii: "#") { continue }
+            guard let parts = splitArguments(line), !parts.isEmpty else {
+                throw Error(description: "Unbalanced quotes in configuration line \(lineNumber)")
+            }
+            let words = parts.map { String(decoding: $0, as: UTF8.self) }
             do {
-                try set(parts[0], Array(parts.dropFirst()))
+                try set(words[0], Array(words.dropFirst()))
             } catch let e as Error {
                 throw Error(description: "Bad directive or wrong number of arguments at line \(lineNumber): \(e.description)")
             }
@@ -165,22 +172,6 @@ public func parseMemory(_ s: String) -> Int? {
         return n.multipliedReportingOverflow(by: mult).overflow ? nil : n * mult
     }
     return Int(lower)
-}
-
-private func unquote(_ s: String) -> String {
-    if s.count >= 2, (s.hasPrefix("\"") && s.hasSuffix("\"")) || (s.hasPrefix("'") && s.hasSuffix("'")) {
-        return String(s.dropFirst().dropLast())
-    }
-    return s
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> String {
-        var s = self[...]
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
-    }
 }
 
 func readFile(_ path: String) throws -> String {

@@ -60,15 +60,46 @@ public struct PackedList: Sendable {
         count += 1
     }
 
-    /// Replaces the elements in `range` (a byte range of whole elements) with `elements`.
-    public mutating func replace(_ range: Range<Int>, removing removed: Int, with elements: [UnsafeRawBufferPointer]) {
-        var encoded: [UInt8] = []
-        for e in elements {
-            PackedList.appendVarint(&encoded, e.count)
-            encoded.append(contentsOf: e)
+    /// Bytes a varint prefix for `value` takes.
+    @inline(__always)
+    static func varintSize(_ value: Int) -> Int {
+        var n = 1
+        var v = value >> 7
+        while v > 0 { n += 1; v >>= 7 }
+        return n
+    }
+
+    /// Replaces the one element whose byte range (prefix included) is `range` with `element`,
+    /// in place: no temporary buffer, and no byte moves at all when the encoded size is unchanged
+    /// (the usual session update: a timestamp or counter of the same width). `element` must not
+    /// point into this list.
+    public mutating func replace(_ range: Range<Int>, with element: UnsafeRawBufferPointer) {
+        let prefix = PackedList.varintSize(element.count)
+        let newLength = prefix + element.count
+        if newLength > range.count {
+            bytes.insert(contentsOf: repeatElement(0, count: newLength - range.count), at: range.upperBound)
+        } else if newLength < range.count {
+            bytes.removeSubrange((range.lowerBound + newLength)..<range.upperBound)
         }
-        bytes.replaceSubrange(range, with: encoded)
-        count += elements.count - removed
+        bytes.withUnsafeMutableBytes { p in
+            var i = range.lowerBound
+            var v = element.count
+            while v >= 0x80 {
+                p[i] = UInt8(truncatingIfNeeded: v) | 0x80
+                v >>= 7
+                i += 1
+            }
+            p[i] = UInt8(v)
+            if element.count > 0 {
+                (p.baseAddress! + i + 1).copyMemory(from: element.baseAddress!, byteCount: element.count)
+            }
+        }
+    }
+
+    /// Removes the whole elements in `range` (a byte range of `removed` elements).
+    public mutating func remove(_ range: Range<Int>, removing removed: Int) {
+        bytes.removeSubrange(range)
+        count -= removed
     }
 }
 

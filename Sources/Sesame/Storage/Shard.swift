@@ -68,6 +68,19 @@ public final class Shard: @unchecked Sendable {
         wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
     }
 
+    /// Replaces the key's whole entry (SET, SETEX, PSETEX, ...) and schedules its expiry. The old
+    /// entry's wheel record is inherited rather than abandoned: it fires, re-checks the new
+    /// deadline and re-inserts or drops itself. Building a fresh `Entry` instead (wheelAt 0)
+    /// would insert one record per write, so `SET k v EX n` on every request (connect-redis,
+    /// Flask-Session) would grow the wheel by one record per request until the TTL passes.
+    @inline(__always)
+    func overwrite(_ db: Int, _ key: Key, _ slot: inout Entry?, with entry: Entry) {
+        var e = entry
+        if let old = slot { e.wheelAt = old.wheelAt }
+        scheduleExpiry(db, key, &e)
+        slot = e
+    }
+
     // MARK: - Active expiry
 
     /// Advances the wheel and deletes up to `budget` due keys. Returns how many records were
@@ -102,7 +115,10 @@ public final class Shard: @unchecked Sendable {
             tables[db] = [:]
         } else {
             for i in tables.indices { tables[i] = [:] }
+            // Nothing is left to expire: free the records now rather than when they fire.
+            wheel.removeAll()
+            due = []
         }
-        // Wheel records for flushed keys are dropped lazily when they fire.
+        // After a one-database flush, its keys' records are dropped lazily when they fire.
     }
 }

@@ -81,7 +81,8 @@ public struct HashValue: Sendable {
             return set(field, value)
         }
         if let found = findPacked(field) {
-            packed.replace(found.pair, removing: 2, with: [field, value])
+            // The field stays where it is (Redis keeps a listpack entry's position too).
+            packed.replace(found.valueRange, with: value)
             return false
         }
         if count >= PackedLimits.maxEntries {
@@ -97,7 +98,7 @@ public struct HashValue: Sendable {
     public mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         if table != nil { return table!.removeValue(forKey: Key(field)) != nil }
         guard let found = findPacked(field) else { return false }
-        packed.replace(found.pair, removing: 2, with: [])
+        packed.remove(found.pair, removing: 2)
         return true
     }
 
@@ -174,7 +175,7 @@ public struct SetValue: Sendable {
     public mutating func remove(_ member: UnsafeRawBufferPointer) -> Bool {
         if table != nil { return table!.remove(Key(member)) != nil }
         guard let r = findPacked(member) else { return false }
-        packed.replace(r, removing: 1, with: [])
+        packed.remove(r, removing: 1)
         return true
     }
 

@@ -1,0 +1,39 @@
+import Testing
+@testable import Sesame
+
+/// Vectors from the Redis Cluster specification and the clients' own test suites (CLIENTS.md).
+@Suite struct HashSlotTests {
+    @Test func crc16Check() {
+        #expect(bytes("123456789").withUnsafeBytes { HashSlot.crc16($0) } == 0x31C3)
+        #expect([UInt8]().withUnsafeBytes { HashSlot.crc16($0) } == 0)
+    }
+
+    @Test(arguments: [
+        ("somekey", 11058), ("foo{hash_tag}", 2515), ("bar{hash_tag}", 2515), ("foo", 12182),
+        ("{user1000}.following", 3443), ("foo{}{bar}", 8363), ("foo{{bar}}zap", 4015),
+    ])
+    func slot(_ key: String, _ expected: Int) {
+        #expect(HashSlot.of(key) == expected)
+    }
+
+    @Test func tagRules() {
+        // Only the first {...} counts; an empty tag or a missing } hashes the whole key.
+        #expect(HashSlot.of("{user1000}.following") == HashSlot.of("user1000"))
+        #expect(HashSlot.of("a{b}{c}") == HashSlot.of("b"))
+        #expect(HashSlot.of("foo{bar") == bytes("foo{bar").withUnsafeBytes { Int(HashSlot.crc16($0) & 0x3FFF) })
+        #expect(HashSlot.of("foo}bar{") == bytes("foo}bar{").withUnsafeBytes { Int(HashSlot.crc16($0) & 0x3FFF) })
+        #expect(HashSlot.of("{}") == bytes("{}").withUnsafeBytes { Int(HashSlot.crc16($0) & 0x3FFF) })
+        #expect(HashSlot.of("sess:{42}:abc") == HashSlot.of("user_sessions:{42}"))
+        #expect(HashSlot.of("") == 0)
+    }
+
+    @Test func keysSharingATagShareAShard() {
+        let ks = Keyspace(databases: 1, shardCount: 64, clock: ManualClock())
+        let a = bytes("sess:{42}:abc").withUnsafeBytes { ks.shardIndex($0) }
+        let b = bytes("user_sessions:{42}").withUnsafeBytes { ks.shardIndex($0) }
+        #expect(a == b)
+        #expect(ks.shards.count == 64)
+        #expect(Keyspace(databases: 1, shardCount: 100, clock: ManualClock()).shards.count == 128)
+        #expect(Keyspace(databases: 1, shardCount: 1, clock: ManualClock()).shards.count == 1)
+    }
+}
