@@ -20,6 +20,8 @@ let package = Package(
         .executableTarget(name: "sesame-bench", dependencies: ["SesameBenchCore"], path: "Benchmarks/sesame-bench"),
         .testTarget(name: "SesameTests", dependencies: ["Sesame"], path: "Tests/SesameTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["Sesame"], path: "Tests/IntegrationTests"),
+        // The fixture API as a user's test suite sees it, with a toy session middleware.
+        .testTarget(name: "FixtureTests", dependencies: ["Sesame"], path: "Tests/FixtureTests"),
         .testTarget(name: "SesameBenchTests", dependencies: ["SesameBenchCore", "Sesame"], path: "Tests/SesameBenchTests"),
     ],
     swiftLanguageModes: [.v6]

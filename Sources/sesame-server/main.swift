@@ -41,7 +41,13 @@ sigaddset(&signals, SIGTERM)
 pthread_sigmask(SIG_BLOCK, &signals, nil)
 signal(SIGPIPE, SIG_IGN)
 
-let server = SesameServer(configuration: configuration)
+if configuration.exitWithParent && !ParentWatcher.start() {
+    exit(0)  // the parent is already gone
+}
+
+// With DEBUG enabled, time can be moved forward over the wire (tests in other languages).
+let clock: any SesameClock = configuration.enableDebugCommand ? OffsetClock() : SystemClock()
+let server = SesameServer(configuration: configuration, clock: clock)
 do {
     try server.start()
 } catch {
@@ -50,6 +56,20 @@ do {
 }
 server.log.notice("Sesame \(sesameVersion) (Redis \(redisCompatibleVersion) protocol) started, pid=\(getpid()), port=\(server.port), threads=\(configuration.threads), bind=\(server.boundAddresses.joined(separator: " "))")
 server.log.notice("Ready to accept connections tcp")
+// The first line on stdout is machine-readable, for harnesses that start us with --port 0.
+let ready = Array("{\"event\":\"ready\",\"port\":\(server.port),\"pid\":\(getpid())}\n".utf8)
+_ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+if let path = configuration.portFile {
+    // Written to a temporary name and renamed, so a reader never sees a half-written file.
+    let tmp = path + ".tmp"
+    if let f = fopen(tmp, "w") {
+        fputs("\(server.port)\n", f)
+        fclose(f)
+        rename(tmp, path)
+    } else {
+        server.log.warning("Can't write port file \(path)")
+    }
+}
 
 var received: Int32 = 0
 sigwait(&signals, &received)

@@ -2,6 +2,7 @@
 
 func allCommands() -> [CommandSpec] {
     connectionCommands + serverCommands + keyCommands + stringCommands + hashCommands + setCommands
+        + debugCommands
 }
 
 extension Client {

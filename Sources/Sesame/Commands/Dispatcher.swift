@@ -5,6 +5,10 @@
 public enum Dispatcher {
     @inline(__always)
     public static func execute(_ client: Client, _ args: Arguments) {
+        if client.server.faultsArmed.load(ordering: .relaxed), let message = client.server.takeInjectedFailure() {
+            client.reply.error(string: message)
+            return
+        }
         guard let spec = client.server.commands.lookup(args[0]) else {
             client.reply.error(RedisError.unknownCommandText(args))
             return

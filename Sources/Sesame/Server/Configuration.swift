@@ -27,6 +27,12 @@ public struct Configuration: Sendable {
     /// Most keys one loop turn deletes by active expiry, so a mass expiry never stalls a loop.
     public var expiryBudgetPerTurn: Int = 2000
     public var configFile: String? = nil
+    /// Write the bound port here once listening (for test harnesses in other languages).
+    public var portFile: String? = nil
+    /// Exit (cleanly, as on SIGTERM) when the parent process dies.
+    public var exitWithParent = false
+    /// Allow DEBUG, including the test-only clock control (DEBUG ADVANCE-TIME / SET-TIME).
+    public var enableDebugCommand = false
 
     public init() {}
 
@@ -115,6 +121,14 @@ public struct Configuration: Sendable {
             guard values.count == 1 else { throw Error(description: "'\(key)' takes one value") }
             return values[0]
         }
+        func yesNo() throws -> Bool {
+            if values.isEmpty { return true }  // a bare flag: --exit-with-parent
+            switch try one().lowercased() {
+            case "yes": return true
+            case "no": return false
+            default: throw Error(description: "'\(key)' must be yes or no")
+            }
+        }
         func int(_ range: ClosedRange<Int>) throws -> Int {
             let v = try one()
             guard let n = Int(v), range.contains(n) else {
@@ -139,6 +153,14 @@ public struct Configuration: Sendable {
             let v = try one()
             requirePass = v.isEmpty ? nil : v
         case "maxclients": maxClients = try int(1...1_000_000)
+        case "port-file": portFile = try one()
+        case "exit-with-parent": exitWithParent = try yesNo()
+        case "enable-debug-command":
+            let v = try one().lowercased()
+            guard ["yes", "no", "local"].contains(v) else {
+                throw Error(description: "'enable-debug-command' must be yes, no or local")
+            }
+            enableDebugCommand = v != "no"
         case "proto-max-bulk-len": limits.maxBulkLength = try memory(one(), key: key, min: 1024 * 1024)
         case "client-query-buffer-limit": _ = try memory(one(), key: key, min: 1024 * 1024)
         case "daemonize":

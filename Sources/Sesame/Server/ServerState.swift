@@ -33,6 +33,10 @@ public final class ServerState: Sendable {
     public let boundPort = Atomic<Int>(0)
     public let loopStats: [LoopStats]
     public let executablePath: String
+    /// Fault injection for the fixture: `faultsArmed` keeps the check off the request path
+    /// (one relaxed load) until a test asks for failures.
+    let faultsArmed = Atomic<Bool>(false)
+    private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
 
     public init(configuration: Configuration, clock: any SesameClock) {
         self.configuration = configuration
@@ -45,6 +49,21 @@ public final class ServerState: Sendable {
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         self.executablePath = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+    }
+
+    func injectFailures(_ count: Int, message: String) {
+        injectedFailures.withLock { $0 = (max(0, count), message) }
+        faultsArmed.store(count > 0, ordering: .releasing)
+    }
+
+    /// The error to reply instead of running the next command, if one was injected.
+    func takeInjectedFailure() -> String? {
+        injectedFailures.withLock { state -> String? in
+            guard state.count > 0 else { return nil }
+            state.count -= 1
+            if state.count == 0 { faultsArmed.store(false, ordering: .releasing) }
+            return state.message
+        }
     }
 
     /// Sums a per-loop counter: `sum { $0.commands }`.

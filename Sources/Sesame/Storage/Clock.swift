@@ -46,3 +46,20 @@ public final class ManualClock: SesameClock {
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
 }
+
+/// The system clock plus an adjustable offset: time keeps flowing, and a test driving the
+/// server binary over the wire (DEBUG ADVANCE-TIME) can push it forward to pass TTLs.
+public final class OffsetClock: SesameClock {
+    private let base = SystemClock()
+    private let offset = Atomic<Int64>(0)
+
+    public init() {}
+
+    public func nowMilliseconds() -> Int64 { base.nowMilliseconds() + offset.load(ordering: .acquiring) }
+
+    public func advance(milliseconds: Int64) { _ = offset.add(milliseconds, ordering: .releasing) }
+
+    public func set(milliseconds: Int64) {
+        offset.store(milliseconds - base.nowMilliseconds(), ordering: .releasing)
+    }
+}
