@@ -97,6 +97,7 @@ final class EventLoop: @unchecked Sendable {
         let tick = server.configuration.expiryTickMilliseconds
         var expiryPending = false
         var nextExpiryAt: UInt64 = 0
+        var nextIdleCheckAt: UInt64 = 0
         while running.load(ordering: .acquiring) {
             let timeout: Int32 = expiryPending ? 0 : Int32(tick)
             let n: Int
@@ -125,6 +126,10 @@ final class EventLoop: @unchecked Sendable {
             }
             // Housekeeping: active expiry once per tick (or straight away while work is due).
             let nowNs = monotonicNanoseconds()
+            if nowNs >= nextIdleCheckAt {
+                nextIdleCheckAt = nowNs + 1_000_000_000
+                closeIdleClients()
+            }
             if expiryPending || nowNs >= nextExpiryAt {
                 nextExpiryAt = nowNs + UInt64(tick) * 1_000_000
                 expiryPending = server.keyspace.expireCycle(first: index, stride: loopCount,
@@ -156,12 +161,37 @@ final class EventLoop: @unchecked Sendable {
                 server.rejectedConnections.add(1, ordering: .relaxed)
                 continue
             }
+            if server.configuration.protectedMode && server.configuration.requirePass == nil && !isLoopback(peer) {
+                _ = try? Sys.send(fd, EventLoop.deniedMessage.utf8Start, EventLoop.deniedMessage.utf8CodeUnitCount)
+                Sys.close(fd)
+                continue
+            }
             register(fd: fd, peer: peer)
+        }
+    }
+
+    /// Redis's protected-mode refusal, byte for byte.
+    static let deniedMessage: StaticString = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n"
+
+    /// Whether a peer ("ip:port" or "[ip6]:port", as Sys.accept describes it) is loopback.
+    private func isLoopback(_ peer: String) -> Bool {
+        peer.hasPrefix("127.") || peer.hasPrefix("[::1]:") || peer.hasPrefix("[::ffff:127.")
+    }
+
+    /// Closes clients idle longer than `timeout` seconds (Redis's clientsCronHandleTimeout).
+    private func closeIdleClients() {
+        let limit = Int64(server.configuration.idleTimeoutSeconds) * 1000
+        guard limit > 0 else { return }
+        let now = server.keyspace.clock.nowMilliseconds()
+        for case let conn? in connections where now - conn.client.lastCommandAt > limit {
+            log.verbose("Closing idle client \(conn.client.id)")
+            close(conn)
         }
     }
 
     private func register(fd: Int32, peer: String) {
         Sys.setNoDelay(fd)
+        Sys.setKeepAlive(fd, seconds: server.configuration.tcpKeepAliveSeconds)
         let id = server.nextClientID.add(1, ordering: .relaxed).oldValue
         let client = Client(id: id, server: server, output: ByteBuffer(capacity: 16 * 1024), loopIndex: index)
         client.fd = fd
@@ -277,7 +307,10 @@ final class EventLoop: @unchecked Sendable {
             case .empty:
                 continue
             case .needMore:
-                if executed > 0 { stats.commands.add(executed, ordering: .relaxed) }
+                if executed > 0 {
+                    stats.commands.add(executed, ordering: .relaxed)
+                    client.lastCommandAt = server.keyspace.clock.nowMilliseconds()
+                }
                 if input.isEmpty { input.shrinkIfIdle() }
                 return
             case .protocolError(let message):

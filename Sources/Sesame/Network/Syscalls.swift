@@ -103,6 +103,32 @@ enum Sys {
         _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
     }
 
+    /// SO_KEEPALIVE with the first probe after `seconds` idle and probes every seconds/3, as
+    /// Redis's anetKeepAlive does.
+    static func setKeepAlive(_ fd: Int32, seconds: Int) {
+        guard seconds > 0 else { return }
+        var one: Int32 = 1
+        var idle = Int32(clamping: seconds)
+        var interval = Int32(clamping: max(seconds / 3, 1))
+        var count: Int32 = 3
+        let size = socklen_t(MemoryLayout<Int32>.size)
+        _ = setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, size)
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPIDLE, &idle, size)
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPINTVL, &interval, size)
+        _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_KEEPCNT, &count, size)
+    }
+
+    /// Raises the open-file limit towards `wanted`; returns the limit in force afterwards.
+    static func raiseFileLimit(to wanted: Int) -> Int {
+        var rl = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &rl) == 0 else { return -1 }
+        if rl.rlim_cur >= rlim_t(wanted) { return Int(rl.rlim_cur) }
+        var target = rl
+        target.rlim_cur = min(rlim_t(wanted), rl.rlim_max)
+        if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &target) == 0 { return Int(target.rlim_cur) }
+        return Int(rl.rlim_cur)
+    }
+
     static func epollCreate() throws -> Int32 {
         let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
         if fd < 0 { throw SystemError(call: "epoll_create1", errno: errno) }

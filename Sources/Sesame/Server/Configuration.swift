@@ -22,6 +22,12 @@ public struct Configuration: Sendable {
     /// Close a client whose pending output exceeds this (bytes).
     public var outputHardLimit: Int = 256 * 1024 * 1024
     public var maxClients: Int = 10000
+    /// Close a client idle this many seconds (0 = never), as Redis's `timeout`.
+    public var idleTimeoutSeconds: Int = 0
+    /// SO_KEEPALIVE probe interval in seconds (0 = off), as Redis's `tcp-keepalive`.
+    public var tcpKeepAliveSeconds: Int = 300
+    /// With no password set, refuse clients from non-loopback addresses (Redis's default).
+    public var protectedMode = true
     /// The timer wheel's tick; also the longest an event loop sleeps while keys have TTLs.
     public var expiryTickMilliseconds: Int64 = 10
     /// Most keys one loop turn deletes by active expiry, so a mass expiry never stalls a loop.
@@ -153,6 +159,24 @@ public struct Configuration: Sendable {
             let v = try one()
             requirePass = v.isEmpty ? nil : v
         case "maxclients": maxClients = try int(1...1_000_000)
+        case "timeout": idleTimeoutSeconds = try int(0...Int(Int32.max))
+        case "tcp-keepalive": tcpKeepAliveSeconds = try int(0...Int(Int32.max))
+        case "protected-mode": protectedMode = try yesNo()
+        case "client-output-buffer-limit":
+            // `normal <hard> <soft> <soft-seconds>`: the hard limit closes the client; 0 keeps
+            // Sesame's default. Read back-pressure (outputSoftLimit) applies in any case.
+            guard values.count == 4 else { throw Error(description: "'client-output-buffer-limit' takes <class> <hard> <soft> <seconds>") }
+            guard let hard = parseMemory(values[1]), parseMemory(values[2]) != nil, Int(values[3]) != nil else {
+                throw Error(description: "'client-output-buffer-limit' has an invalid size or time")
+            }
+            let cls = values[0].lowercased()
+            guard ["normal", "pubsub", "replica", "slave"].contains(cls) else {
+                throw Error(description: "'client-output-buffer-limit' class must be normal, pubsub or replica")
+            }
+            if cls == "normal" && hard > 0 {
+                outputHardLimit = hard
+                outputSoftLimit = min(outputSoftLimit, hard)
+            }
         case "port-file": portFile = try one()
         case "exit-with-parent": exitWithParent = try yesNo()
         case "enable-debug-command":
@@ -167,7 +191,7 @@ public struct Configuration: Sendable {
             if try one().lowercased() == "yes" {
                 throw Error(description: "'daemonize yes' is not supported: run sesame-server under a supervisor")
             }
-        case "save", "appendonly", "protected-mode", "tcp-backlog", "timeout", "tcp-keepalive", "hz",
+        case "save", "appendonly", "tcp-backlog", "hz",
              "logfile", "dir", "dbfilename", "pidfile", "supervised", "always-show-logo":
             // Accepted for redis.conf compatibility; these have no effect yet (see docs).
             break

@@ -32,6 +32,14 @@ public final class SesameServer: @unchecked Sendable {
     public func start() throws {
         try lock.withLock {
             guard !started else { return }
+            // Each client is a descriptor; Redis reserves 32 more for itself.
+            let wanted = configuration.maxClients + 32
+            let limit = Sys.raiseFileLimit(to: wanted)
+            if limit < wanted {
+                log.warning("Open files limit is \(limit): fewer than maxclients \(configuration.maxClients) + 32; clients beyond it will be refused by accept(2)")
+            } else {
+                log.verbose("Open files limit: \(limit)")
+            }
             let (sockets, port) = try Listener.bind(addresses: configuration.bindAddresses, port: configuration.port)
             listeners = sockets
             state.boundPort.store(port, ordering: .releasing)
