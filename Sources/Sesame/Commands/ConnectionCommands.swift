@@ -26,9 +26,8 @@ func quitCommand(_ c: Client, _ args: Arguments) {
 }
 
 func selectCommand(_ c: Client, _ args: Arguments) {
-    guard let n = args.int64(1), n >= Int64(Int32.min), n <= Int64(Int32.max) else {
-        c.reply.error(RedisError.notInteger); return
-    }
+    guard let n = args.int64(1) else { c.reply.error(RedisError.notInteger); return }
+    guard n >= Int64(Int32.min) && n <= Int64(Int32.max) else { c.reply.error(RedisError.intOutOfRange); return }
     guard n >= 0 && n < Int64(c.keyspace.databases) else {
         c.reply.error(RedisError.dbIndexOutOfRange); return
     }

@@ -5,6 +5,8 @@ public enum RedisError {
     public static let wrongType: StaticString = "WRONGTYPE Operation against a key holding the wrong kind of value"
     public static let syntax: StaticString = "ERR syntax error"
     public static let notInteger: StaticString = "ERR value is not an integer or out of range"
+    /// getIntFromObjectOrReply: an integer that does not fit in a C int.
+    public static let intOutOfRange: StaticString = "ERR value is out of range, value must between -2147483648 and 2147483647"
     public static let dbIndexOutOfRange: StaticString = "ERR DB index is out of range"
     public static let noProto: StaticString = "NOPROTO unsupported protocol version"
     public static let protoNotInteger: StaticString = "ERR Protocol version is not an integer or out of range"

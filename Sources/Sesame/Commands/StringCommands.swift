@@ -63,12 +63,8 @@ func setCommand(_ c: Client, _ args: Arguments) {
                 return
             }
             var entry = Entry(value: .string(args.bytes(2)), expireAt: expireAt)
-            if o.keepTTL, let old = slot {
-                entry.expireAt = old.expireAt
-                entry.wheelAt = old.wheelAt
-            }
-            shard.scheduleExpiry(c.db, key, &entry)
-            slot = entry
+            if o.keepTTL, let old = slot { entry.expireAt = old.expireAt }
+            shard.overwrite(c.db, key, &slot, with: entry)
             if !o.get { c.reply.ok() }
         }
     }
@@ -95,9 +91,7 @@ private func setWithTTL(_ c: Client, _ args: Arguments, seconds: Bool, command: 
     guard let at = expireDeadline(c, args, 2, seconds: seconds, relative: true, now: now, command: command) else { return }
     c.withKey(args, 1) { shard, key in
         shard.mutate(c.db, key, now: now) { slot in
-            var entry = Entry(value: .string(args.bytes(3)), expireAt: at)
-            shard.scheduleExpiry(c.db, key, &entry)
-            slot = entry
+            shard.overwrite(c.db, key, &slot, with: Entry(value: .string(args.bytes(3)), expireAt: at))
         }
     }
     c.reply.ok()
@@ -111,7 +105,7 @@ func setnxCommand(_ c: Client, _ args: Arguments) {
     let created: Bool = c.withKey(args, 1) { shard, key in
         shard.mutate(c.db, key, now: now) { slot in
             if slot != nil { return false }
-            slot = Entry(value: .string(args.bytes(2)))
+            shard.overwrite(c.db, key, &slot, with: Entry(value: .string(args.bytes(2))))
             return true
         }
     }

@@ -314,7 +314,8 @@ final class EventLoop: @unchecked Sendable {
                 if input.isEmpty { input.shrinkIfIdle() }
                 return
             case .protocolError(let message):
-                client.reply.error(string: message)
+                // Redis's addReplyError prefixes "ERR " to these texts.
+                client.reply.error(string: "ERR " + message)
                 client.closeAfterReply = true
                 input.clear()
             }

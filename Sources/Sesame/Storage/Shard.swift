@@ -28,7 +28,7 @@ public final class Shard: @unchecked Sendable {
     @inline(__always)
     func lookup(_ db: Int, _ key: Key, now: Int64) -> Entry? {
         guard let e = tables[db][key] else { return nil }
-        if e.expireAt != 0 && e.expireAt <= now {
+        if e.isExpired(now) {
             tables[db].removeValue(forKey: key)
             expiredKeys += 1
             return nil
@@ -39,7 +39,7 @@ public final class Shard: @unchecked Sendable {
     /// In-place access to a key's slot, after lazy expiry. Setting it to nil deletes the key.
     @inline(__always)
     func mutate<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry?) -> R) -> R {
-        if let e = tables[db][key], e.expireAt != 0, e.expireAt <= now {
+        if let e = tables[db][key], e.isExpired(now) {
             tables[db].removeValue(forKey: key)
             expiredKeys += 1
         }
@@ -49,7 +49,7 @@ public final class Shard: @unchecked Sendable {
     @inline(__always)
     func remove(_ db: Int, _ key: Key, now: Int64) -> Bool {
         guard let e = tables[db].removeValue(forKey: key) else { return false }
-        if e.expireAt != 0 && e.expireAt <= now {
+        if e.isExpired(now) {
             expiredKeys += 1
             return false
         }
@@ -87,7 +87,10 @@ public final class Shard: @unchecked Sendable {
     /// handled; `due` keeps the rest for the next call, so a mass expiry is spread over loop
     /// turns instead of stalling one.
     func expireDue(now: Int64, budget: Int, onExpired: ((Int, Key) -> Void)? = nil) -> Int {
-        wheel.advance(to: now, into: &due)
+        // Hand out the whole current tick: a record due later in it is re-inserted below, but one
+        // already past is deleted now rather than when the clock reaches the tick's end (which a
+        // ManualClock that moved a few milliseconds never does).
+        wheel.advance(to: now + wheel.tickMilliseconds - 1, into: &due)
         var handled = 0
         while handled < budget, let record = due.popLast() {
             handled += 1
@@ -96,7 +99,7 @@ public final class Shard: @unchecked Sendable {
             if e.expireAt == 0 {
                 e.wheelAt = 0
                 tables[db][record.key] = e
-            } else if e.expireAt <= now {
+            } else if e.isExpired(now) {
                 tables[db].removeValue(forKey: record.key)
                 expiredKeys += 1
                 onExpired?(db, record.key)

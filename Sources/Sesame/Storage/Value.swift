@@ -214,6 +214,12 @@ public struct Entry: Sendable {
         self.value = value
         self.expireAt = expireAt
     }
+
+    /// Redis's keyIsExpired: a key lives through its deadline millisecond and is gone after it
+    /// (PTTL counts down ..., 1, 0, then -2).
+    @inline(__always) public func isExpired(_ now: Int64) -> Bool {
+        expireAt != 0 && expireAt < now
+    }
 }
 
 extension Entry {

@@ -63,7 +63,7 @@ extension CommandHarness {
             h.expireUntilIdle()
             for (i, d) in Self.delays.enumerated() {
                 let deadline = t0 + d
-                if now < deadline { #expect(h.isStored("k\(i)"), "k\(i) early at +\(now - t0)") }
+                if now <= deadline { #expect(h.isStored("k\(i)"), "k\(i) early at +\(now - t0)") }
                 if now >= deadline + 9 { #expect(!h.isStored("k\(i)"), "k\(i) late at +\(now - t0)") }
             }
         }
@@ -90,9 +90,10 @@ extension CommandHarness {
             h.run("SET", "k\(i)", "v\(i)", "PX", "\(d)")
         }
         for (i, d) in Self.delays.enumerated() {
-            h.clock.set(milliseconds: t0 + d - 1)
-            #expect(h.run("GET", "k\(i)") == "$2\r\nv\(i)\r\n")
+            // Redis semantics: alive through the deadline millisecond, gone one after it.
             h.clock.set(milliseconds: t0 + d)
+            #expect(h.run("GET", "k\(i)") == "$2\r\nv\(i)\r\n")
+            h.clock.set(milliseconds: t0 + d + 1)
             #expect(h.run("GET", "k\(i)") == "$-1\r\n")
             #expect(h.run("EXISTS", "k\(i)") == ":0\r\n")
             #expect(!h.isStored("k\(i)"))
@@ -202,7 +203,7 @@ extension CommandHarness {
         let n = 100_000
         for i in 0..<n { h.store("key:\(i)", expireAt: t0 + 1000) }
         #expect(h.keyspace.keyCount(db: 0) == n)
-        h.clock.set(milliseconds: t0 + 1000)
+        h.clock.set(milliseconds: t0 + 1001)
         var calls = 0
         var remaining = n
         while true {
@@ -224,7 +225,7 @@ extension CommandHarness {
         let h = CommandHarness(shards: 64)
         let t0 = h.clock.nowMilliseconds()
         for i in 0..<1000 { h.store("k\(i)", expireAt: t0 + 20) }
-        h.clock.set(milliseconds: t0 + 20)
+        h.clock.set(milliseconds: t0 + 21)
         while h.keyspace.expireCycle(first: 0, stride: 2, budget: 100) {}
         let afterFirst = h.keyspace.keyCount(db: 0)
         #expect(afterFirst > 0 && afterFirst < 1000)
@@ -246,9 +247,9 @@ extension CommandHarness {
         let elapsed = ContinuousClock().measure { h.expireUntilIdle(budget: 2000) }
         #expect(elapsed < .seconds(1))
         let now = h.clock.nowMilliseconds()
-        let expected = deadlines.filter { $0 > now }.count
+        let expected = deadlines.filter { $0 >= now }.count
         #expect(h.keyspace.keyCount(db: 0) == expected)
-        for (i, at) in deadlines.enumerated().prefix(500) { #expect(h.isStored("k\(i)") == (at > now)) }
+        for (i, at) in deadlines.enumerated().prefix(500) { #expect(h.isStored("k\(i)") == (at >= now)) }
     }
 
     @Test func databasesExpireIndependently() {
@@ -270,7 +271,7 @@ extension CommandHarness {
         h.run("DEL", "k")
         h.run("SET", "k", "v2")
         h.run("SET", "j", "v1", "PX", "100")
-        h.clock.set(milliseconds: t0 + 100)
+        h.clock.set(milliseconds: t0 + 101)
         #expect(h.run("GET", "j") == "$-1\r\n")  // lazily expired
         h.run("SET", "j", "v2", "PX", "300")
         h.clock.set(milliseconds: t0 + 110)
@@ -324,8 +325,6 @@ extension CommandHarness {
             h.clock.advance(milliseconds: 1)
             h.run("SET", "sess:abc", "data", "EX", "1800")
         }
-        withKnownIssue("StringCommands builds a fresh Entry (wheelAt 0) on SET; it should use Shard.overwrite") {
-            #expect(h.wheelRecords <= 2)
-        }
+        #expect(h.wheelRecords <= 2)
     }
 }
