@@ -2,7 +2,7 @@
 
 func allCommands() -> [CommandSpec] {
     connectionCommands + serverCommands + keyCommands + stringCommands + hashCommands + setCommands
-        + debugCommands
+        + debugCommands + transactionCommands + pubsubCommands
 }
 
 extension Client {

@@ -18,6 +18,18 @@ public final class Client {
     public var closeAfterReply = false
     public let createdAt: Int64
     public var lastCommandAt: Int64
+    /// Commands queued by MULTI; nil outside a transaction.
+    public var multi: MultiState? = nil
+    /// Keys under WATCH, with the version each had when watched.
+    var watched: [WatchedKey] = []
+
+    /// Pub/Sub channels and patterns this connection is subscribed to.
+    var channels: Set<Key> = []
+    var patterns: Set<Key> = []
+    /// The epoll tag of this client's connection, so messages from other loops find it.
+    public var connectionTag: UInt32 = 0
+    var isSubscribed: Bool { !channels.isEmpty || !patterns.isEmpty }
+
     /// For CLIENT INFO / LIST: the socket and the peer as "ip:port".
     public var fd: Int32 = -1
     public var peerAddress: String = ""
@@ -40,4 +52,20 @@ public final class Client {
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
     @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }
+}
+
+public struct MultiState {
+    public var queued: [OwnedArguments] = []
+    /// A command failed to queue (unknown, wrong arity): EXEC will answer EXECABORT.
+    public var failed = false
+}
+
+struct WatchedKey {
+    let db: Int
+    let key: Key
+    let shard: Int
+    let version: UInt64
+    /// The key existed and had not expired when watched: if it has logically expired by EXEC,
+    /// the transaction fails even though nothing deleted it yet (Redis 7).
+    let alive: Bool
 }

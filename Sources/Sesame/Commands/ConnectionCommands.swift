@@ -17,6 +17,13 @@ public let sesameVersion = "0.1.0"
 
 func pingCommand(_ c: Client, _ args: Arguments) {
     if args.count > 2 { c.reply.error(string: RedisError.arity("ping")); return }
+    if c.isSubscribed && !c.resp3 {
+        // Subscribed RESP2 connections get PING as a two-element array (Redis pingCommand).
+        c.reply.arrayHeader(2)
+        c.reply.bulk("pong")
+        if args.count == 2 { c.reply.bulk(args[1]) } else { c.reply.bulk("") }
+        return
+    }
     if args.count == 2 { c.reply.bulk(args[1]) } else { c.reply.simple("PONG") }
 }
 

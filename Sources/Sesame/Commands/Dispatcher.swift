@@ -11,14 +11,26 @@ public enum Dispatcher {
         }
         guard let spec = client.server.commands.lookup(args[0]) else {
             client.reply.error(RedisError.unknownCommandText(args))
+            client.multi?.failed = true
             return
         }
         if !spec.arityOK(args.count) {
             client.reply.error(string: RedisError.arity(spec.name))
+            client.multi?.failed = true
             return
         }
         if !client.authenticated && !spec.flags.contains(.noAuth) {
             client.reply.error(RedisError.noAuth)
+            client.multi?.failed = true
+            return
+        }
+        if client.isSubscribed && !client.resp3 && !allowedWhileSubscribed(spec.name) {
+            client.reply.error(string: "ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
+            return
+        }
+        if client.multi != nil && !runsInsideMulti(spec.name) {
+            client.multi!.queued.append(OwnedArguments(args.toArrays()))
+            client.reply.simple("QUEUED")
             return
         }
         spec.handler(client, args)

@@ -43,6 +43,7 @@ final class EventLoop: @unchecked Sendable {
         epfd = try Sys.epollCreate()
         wakeFD = try Sys.eventFD()
         try Sys.epollControl(epfd, EPOLL_CTL_ADD, wakeFD, events: EPOLLIN.rawValue, data: EventLoop.wakeTag)
+        server.pubsub.mailboxes[index].wakeFD.store(wakeFD, ordering: .releasing)
         for (i, fd) in listenFDs.enumerated() {
             try Sys.epollControl(epfd, EPOLL_CTL_ADD, fd, events: EPOLLIN.rawValue | EPOLLEXCLUSIVE.rawValue,
                                  data: EventLoop.listenTagBase | UInt64(i))
@@ -124,6 +125,7 @@ final class EventLoop: @unchecked Sendable {
                 guard Int(fd) < connections.count, let conn = connections[Int(fd)], conn.tag == tag else { continue }
                 handle(conn, events: ev.events)
             }
+            deliverMail()
             // Housekeeping: active expiry once per tick (or straight away while work is due).
             let nowNs = monotonicNanoseconds()
             if nowNs >= nextIdleCheckAt {
@@ -137,6 +139,19 @@ final class EventLoop: @unchecked Sendable {
             }
         }
         closeAll()
+    }
+
+    /// Pub/Sub messages posted by any thread for this loop's connections.
+    private func deliverMail() {
+        let mail = server.pubsub.mailboxes[index].take()
+        if mail.isEmpty { return }
+        var touched: [Connection] = []
+        for d in mail {
+            guard Int(d.fd) < connections.count, let conn = connections[Int(d.fd)], conn.tag == d.tag else { continue }
+            if conn.output.isEmpty { touched.append(conn) }
+            conn.output.append(d.bytes)
+        }
+        for conn in touched where !conn.closed { flush(conn) }
     }
 
     private func closeAll() {
@@ -199,6 +214,7 @@ final class EventLoop: @unchecked Sendable {
         nextTag = nextTag &+ 1
         if nextTag == 0 || nextTag >= UInt32.max - 1 { nextTag = 1 }
         let conn = Connection(fd: fd, tag: nextTag, client: client, limits: server.configuration.limits)
+        client.connectionTag = nextTag
         do {
             try Sys.epollControl(epfd, EPOLL_CTL_ADD, fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue,
                                  data: UInt64(conn.tag) << 32 | UInt64(UInt32(bitPattern: fd)))
@@ -220,6 +236,7 @@ final class EventLoop: @unchecked Sendable {
     private func close(_ conn: Connection) {
         guard !conn.closed else { return }
         conn.closed = true
+        conn.client.connectionClosed()
         _ = try? Sys.epollControl(epfd, EPOLL_CTL_DEL, conn.fd, events: 0, data: 0)
         Sys.close(conn.fd)
         connections[Int(conn.fd)] = nil

@@ -39,6 +39,8 @@ public struct Configuration: Sendable {
     public var exitWithParent = false
     /// Allow DEBUG, including the test-only clock control (DEBUG ADVANCE-TIME / SET-TIME).
     public var enableDebugCommand = false
+    /// Keyspace notification classes, Redis's flag string ("" = off, "KEA" = everything).
+    public var notifyKeyspaceEvents = ""
 
     public init() {}
 
@@ -177,6 +179,12 @@ public struct Configuration: Sendable {
                 outputHardLimit = hard
                 outputSoftLimit = min(outputSoftLimit, hard)
             }
+        case "notify-keyspace-events":
+            let v = try one()
+            guard NotifyClass(flags: v) != nil else {
+                throw Error(description: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
+            }
+            notifyKeyspaceEvents = v
         case "port-file": portFile = try one()
         case "exit-with-parent": exitWithParent = try yesNo()
         case "enable-debug-command":

@@ -36,6 +36,10 @@ public final class ServerState: Sendable {
     /// Fault injection for the fixture: `faultsArmed` keeps the check off the request path
     /// (one relaxed load) until a test asks for failures.
     let faultsArmed = Atomic<Bool>(false)
+    /// Pub/Sub subscriptions and the event loops' mailboxes.
+    public let pubsub: PubSubHub
+    let notifier: KeyspaceNotifier
+    let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
 
     public init(configuration: Configuration, clock: any SesameClock) {
@@ -43,12 +47,16 @@ public final class ServerState: Sendable {
         self.keyspace = Keyspace(databases: configuration.databases, shardCount: configuration.shards,
                                  clock: clock, tickMilliseconds: configuration.expiryTickMilliseconds)
         self.commands = CommandTable(allCommands())
+        self.pubsub = PubSubHub(loops: max(1, configuration.threads))
+        self.notifier = KeyspaceNotifier(hub: pubsub)
+        for shard in keyspace.shards { shard.events = notifier }
         self.startedAt = clock.nowMilliseconds()
         self.runID = randomHex(20)
         self.loopStats = (0..<max(1, configuration.threads)).map { _ in LoopStats() }
         var buf = [UInt8](repeating: 0, count: 4096)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         self.executablePath = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : ""
+        _ = setNotifyKeyspaceEvents(configuration.notifyKeyspaceEvents)
     }
 
     func injectFailures(_ count: Int, message: String) {

@@ -14,6 +14,11 @@ public final class Shard: @unchecked Sendable {
     var due: [WheelRecord] = []
     /// Keys removed by active or lazy expiry (INFO expired_keys).
     var expiredKeys = 0
+    /// WATCHed keys of this shard: a version bumped by every change to the key, and how many
+    /// clients watch it. Empty unless someone uses WATCH, so the write path pays one isEmpty.
+    var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
+    /// Where expirations are reported (keyspace notifications); nil when nobody listens.
+    var events: KeyEvents?
 
     init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64) {
         self.index = index
@@ -29,28 +34,66 @@ public final class Shard: @unchecked Sendable {
     func lookup(_ db: Int, _ key: Key, now: Int64) -> Entry? {
         guard let e = tables[db][key] else { return nil }
         if e.isExpired(now) {
-            tables[db].removeValue(forKey: key)
-            expiredKeys += 1
+            deleteExpired(db, key)
             return nil
         }
         return e
+    }
+
+    /// Removes a key whose deadline passed (lazy or active expiry): counted, and WATCHers and
+    /// keyspace-notification subscribers are told.
+    @inline(__always)
+    func deleteExpired(_ db: Int, _ key: Key) {
+        tables[db].removeValue(forKey: key)
+        expiredKeys += 1
+        if !watched.isEmpty { touch(db, key) }
+        events?.keyExpired(db: db, key: key)
+    }
+
+    /// Marks a change to a key for WATCH. Caller holds the lock.
+    @inline(__always)
+    func touch(_ db: Int, _ key: Key) {
+        let wk = WatchKey(db: Int32(db), key: key)
+        if let w = watched[wk] { watched[wk] = (w.version &+ 1, w.watchers) }
+    }
+
+    func watch(_ db: Int, _ key: Key) -> UInt64 {
+        let wk = WatchKey(db: Int32(db), key: key)
+        let w = watched[wk] ?? (version: 0, watchers: 0)
+        watched[wk] = (w.version, w.watchers + 1)
+        return w.version
+    }
+
+    func unwatch(_ db: Int, _ key: Key) {
+        let wk = WatchKey(db: Int32(db), key: key)
+        guard let w = watched[wk] else { return }
+        if w.watchers <= 1 { watched.removeValue(forKey: wk) } else { watched[wk] = (w.version, w.watchers - 1) }
+    }
+
+    func watchVersion(_ db: Int, _ key: Key) -> UInt64? {
+        watched[WatchKey(db: Int32(db), key: key)]?.version
     }
 
     /// In-place access to a key's slot, after lazy expiry. Setting it to nil deletes the key.
     @inline(__always)
     func mutate<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry?) -> R) -> R {
         if let e = tables[db][key], e.isExpired(now) {
-            tables[db].removeValue(forKey: key)
-            expiredKeys += 1
+            deleteExpired(db, key)
         }
-        return body(&tables[db][key])
+        if watched.isEmpty { return body(&tables[db][key]) }
+        let existed = tables[db][key] != nil
+        let result = body(&tables[db][key])
+        if existed || tables[db][key] != nil { touch(db, key) }
+        return result
     }
 
     @inline(__always)
     func remove(_ db: Int, _ key: Key, now: Int64) -> Bool {
         guard let e = tables[db].removeValue(forKey: key) else { return false }
+        if !watched.isEmpty { touch(db, key) }
         if e.isExpired(now) {
             expiredKeys += 1
+            events?.keyExpired(db: db, key: key)
             return false
         }
         return true
@@ -86,7 +129,7 @@ public final class Shard: @unchecked Sendable {
     /// Advances the wheel and deletes up to `budget` due keys. Returns how many records were
     /// handled; `due` keeps the rest for the next call, so a mass expiry is spread over loop
     /// turns instead of stalling one.
-    func expireDue(now: Int64, budget: Int, onExpired: ((Int, Key) -> Void)? = nil) -> Int {
+    func expireDue(now: Int64, budget: Int) -> Int {
         // Hand out the whole current tick: a record due later in it is re-inserted below, but one
         // already past is deleted now rather than when the clock reaches the tick's end (which a
         // ManualClock that moved a few milliseconds never does).
@@ -100,9 +143,7 @@ public final class Shard: @unchecked Sendable {
                 e.wheelAt = 0
                 tables[db][record.key] = e
             } else if e.isExpired(now) {
-                tables[db].removeValue(forKey: record.key)
-                expiredKeys += 1
-                onExpired?(db, record.key)
+                deleteExpired(db, record.key)
             } else {
                 tables[db][record.key]!.wheelAt = e.expireAt
                 wheel.insert(WheelRecord(db: record.db, at: e.expireAt, key: record.key))
@@ -114,6 +155,11 @@ public final class Shard: @unchecked Sendable {
     var hasDueWork: Bool { !due.isEmpty }
 
     func flush(_ db: Int?) {
+        if !watched.isEmpty {
+            for (wk, w) in watched where db == nil || Int(wk.db) == db! {
+                if tables[Int(wk.db)][wk.key] != nil { watched[wk] = (w.version &+ 1, w.watchers) }
+            }
+        }
         if let db {
             tables[db] = [:]
         } else {
@@ -124,4 +170,15 @@ public final class Shard: @unchecked Sendable {
         }
         // After a one-database flush, its keys' records are dropped lazily when they fire.
     }
+}
+
+struct WatchKey: Hashable {
+    let db: Int32
+    let key: Key
+}
+
+/// Receives key events from shards (expirations from lazy and active expiry). Called with the
+/// shard lock held, so an implementation must not take shard locks.
+public protocol KeyEvents: AnyObject, Sendable {
+    func keyExpired(db: Int, key: Key)
 }
