@@ -33,6 +33,13 @@ public final class Client {
     /// For CLIENT INFO / LIST: the socket and the peer as "ip:port".
     public var fd: Int32 = -1
     public var peerAddress: String = ""
+    /// What other threads see of this client (nil for the fixture's internal clients).
+    public var record: ClientRecord? = nil
+    /// Name of the last command run, for CLIENT LIST's cmd= field.
+    public var lastCommandName = "NULL"
+    /// CLIENT REPLY: on, off, or skip the next command's reply.
+    public var replyMode: ReplyMode = .on
+    public enum ReplyMode { case on, off, skipNext, skipThis }
 
     public init(id: Int, server: ServerState, output: ByteBuffer, loopIndex: Int = 0) {
         self.id = id

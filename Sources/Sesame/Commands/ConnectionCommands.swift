@@ -153,12 +153,21 @@ func clientCommand(_ c: Client, _ args: Arguments) {
             if isName { c.libName = value } else { c.libVersion = value }
             c.reply.ok()
         }),
-        ("info", 2, { c, _ in c.reply.verbatim(clientInfoLine(c) + "\n") }),
+        ("info", 2, clientInfoCommand),
+        ("list", -2, clientListCommand),
+        ("kill", -3, clientKillCommand),
+        ("reply", 3, clientReplyCommand),
+        ("no-evict", 3, clientNoEvictCommand),
         ("help", 2, { c, _ in
             let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                          "GETNAME", "    Return the name of the current connection.",
                          "ID", "    Return the ID of the current connection.",
                          "INFO", "    Return information about the current client connection.",
+                         "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+                         "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options are: ID, ADDR, LADDR, TYPE, USER, SKIPME.",
+                         "LIST [options ...]", "    Return information about client connections. Options: TYPE, ID.",
+                         "NO-EVICT (ON|OFF)", "    Protect current client connection from eviction.",
+                         "REPLY (ON|OFF|SKIP)", "    Control the replies sent to the current connection.",
                          "SETINFO <option> <value>", "    Set client meta attr. Options are:",
                          "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
                          "SETNAME <name>", "    Assign the name <name> to the current connection.",

@@ -33,6 +33,7 @@ public enum Dispatcher {
             client.reply.simple("QUEUED")
             return
         }
+        client.lastCommandName = spec.name
         spec.handler(client, args)
     }
 
@@ -46,6 +47,7 @@ public enum Dispatcher {
                 client.reply.error(string: RedisError.arity("\(parent)|\(entry.name.description)"))
                 return
             }
+            client.lastCommandName = "\(parent)|\(entry.name.description)"
             entry.handler(client, args)
             return
         }

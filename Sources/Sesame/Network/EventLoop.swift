@@ -148,6 +148,11 @@ final class EventLoop: @unchecked Sendable {
         var touched: [Connection] = []
         for d in mail {
             guard Int(d.fd) < connections.count, let conn = connections[Int(d.fd)], conn.tag == d.tag else { continue }
+            if d.kill {
+                // Like Redis: a killed client's pending replies are not sent.
+                close(conn)
+                continue
+            }
             if conn.output.isEmpty { touched.append(conn) }
             conn.output.append(d.bytes)
         }
@@ -215,6 +220,9 @@ final class EventLoop: @unchecked Sendable {
         if nextTag == 0 || nextTag >= UInt32.max - 1 { nextTag = 1 }
         let conn = Connection(fd: fd, tag: nextTag, client: client, limits: server.configuration.limits)
         client.connectionTag = nextTag
+        let record = ClientRecord(id: id, fd: fd, tag: nextTag, loop: index, address: peer, createdAt: client.createdAt)
+        client.record = record
+        server.clients.add(record)
         do {
             try Sys.epollControl(epfd, EPOLL_CTL_ADD, fd, events: EPOLLIN.rawValue | EPOLLRDHUP.rawValue,
                                  data: UInt64(conn.tag) << 32 | UInt64(UInt32(bitPattern: fd)))
@@ -237,6 +245,7 @@ final class EventLoop: @unchecked Sendable {
         guard !conn.closed else { return }
         conn.closed = true
         conn.client.connectionClosed()
+        server.clients.remove(conn.client.id)
         _ = try? Sys.epollControl(epfd, EPOLL_CTL_DEL, conn.fd, events: 0, data: 0)
         Sys.close(conn.fd)
         connections[Int(conn.fd)] = nil
@@ -318,7 +327,16 @@ final class EventLoop: @unchecked Sendable {
             let outcome = conn.parser.next(input)
             switch outcome {
             case .command:
-                conn.parser.withArguments(input) { Dispatcher.execute(client, $0) }
+                if client.replyMode == .on {
+                    conn.parser.withArguments(input) { Dispatcher.execute(client, $0) }
+                } else {
+                    // CLIENT REPLY OFF / SKIP: run, then drop what the command wrote.
+                    let mark = conn.output.writerIndex
+                    if client.replyMode == .skipNext { client.replyMode = .skipThis }
+                    conn.parser.withArguments(input) { Dispatcher.execute(client, $0) }
+                    if client.replyMode != .on && client.replyMode != .skipNext { conn.output.writerIndex = mark }
+                    if client.replyMode == .skipThis { client.replyMode = .on }
+                }
                 conn.parser.commandDone(input)
                 executed += 1
             case .empty:
@@ -327,6 +345,7 @@ final class EventLoop: @unchecked Sendable {
                 if executed > 0 {
                     stats.commands.add(executed, ordering: .relaxed)
                     client.lastCommandAt = server.keyspace.clock.nowMilliseconds()
+                    client.refreshRecord()
                 }
                 if input.isEmpty { input.shrinkIfIdle() }
                 return

@@ -22,6 +22,8 @@ final class Mailbox: Sendable {
         let fd: Int32
         let tag: UInt32
         let bytes: [UInt8]
+        /// CLIENT KILL: close the connection instead of writing to it.
+        var kill = false
     }
     private let pending = Mutex<[Delivery]>([])
     let wakeFD = Atomic<Int32>(-1)

@@ -38,6 +38,7 @@ public final class ServerState: Sendable {
     let faultsArmed = Atomic<Bool>(false)
     /// Pub/Sub subscriptions and the event loops' mailboxes.
     public let pubsub: PubSubHub
+    public let clients = ClientRegistry()
     let notifier: KeyspaceNotifier
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))

@@ -1,0 +1,70 @@
+// Every connected client, for CLIENT LIST / CLIENT KILL and INFO. A Client belongs to its loop
+// and is never read from another thread; what other threads may see is its ClientRecord: fixed
+// facts plus a snapshot the owning loop refreshes after each batch of commands (one uncontended
+// mutex per read(2), not per command). CLIENT KILL asks the owning loop, through its mailbox,
+// to close the connection.
+
+import Synchronization
+
+public struct ClientSnapshot: Sendable {
+    var name: [UInt8]? = nil
+    var libName: [UInt8]? = nil
+    var libVersion: [UInt8]? = nil
+    var db = 0
+    var resp = 2
+    var subscriptions = 0
+    var patterns = 0
+    var multi = -1
+    var lastCommandAt: Int64 = 0
+    var lastCommand = "NULL"
+}
+
+public final class ClientRecord: Sendable {
+    public let id: Int
+    public let fd: Int32
+    public let tag: UInt32
+    public let loop: Int
+    public let address: String
+    public let createdAt: Int64
+    let snapshot: Mutex<ClientSnapshot>
+
+    init(id: Int, fd: Int32, tag: UInt32, loop: Int, address: String, createdAt: Int64) {
+        self.id = id
+        self.fd = fd
+        self.tag = tag
+        self.loop = loop
+        self.address = address
+        self.createdAt = createdAt
+        self.snapshot = Mutex(ClientSnapshot(lastCommandAt: createdAt))
+    }
+
+    /// The `CLIENT LIST` / `CLIENT INFO` line (without the trailing newline).
+    func line(now: Int64) -> String {
+        let s = snapshot.withLock { $0 }
+        func text(_ b: [UInt8]?) -> String { b.map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        let flags = s.subscriptions + s.patterns > 0 ? "P" : (s.multi >= 0 ? "x" : "N")
+        return "id=\(id) addr=\(address) laddr= fd=\(fd) name=\(text(s.name)) age=\((now - createdAt) / 1000) idle=\((now - s.lastCommandAt) / 1000) flags=\(flags) db=\(s.db) sub=\(s.subscriptions) psub=\(s.patterns) ssub=0 multi=\(s.multi) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(s.lastCommand) user=default redir=-1 resp=\(s.resp) lib-name=\(text(s.libName)) lib-ver=\(text(s.libVersion))"
+    }
+
+    var isPubSub: Bool { snapshot.withLock { $0.subscriptions + $0.patterns > 0 } }
+}
+
+public final class ClientRegistry: Sendable {
+    private let records = Mutex<[Int: ClientRecord]>([:])
+
+    func add(_ r: ClientRecord) { records.withLock { $0[r.id] = r } }
+    func remove(_ id: Int) { _ = records.withLock { $0.removeValue(forKey: id) } }
+    func all() -> [ClientRecord] { records.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
+}
+
+extension Client {
+    /// Publishes what CLIENT LIST shows about this client (called by its loop).
+    func refreshRecord(lastCommand: String? = nil) {
+        guard let record else { return }
+        let snap = ClientSnapshot(name: name, libName: libName, libVersion: libVersion, db: db,
+                                  resp: resp3 ? 3 : 2, subscriptions: channels.count, patterns: patterns.count,
+                                  multi: multi.map { $0.queued.count } ?? -1, lastCommandAt: lastCommandAt,
+                                  lastCommand: lastCommand ?? lastCommandName)
+        record.snapshot.withLock { $0 = snap }
+    }
+}

@@ -1,0 +1,64 @@
+// CLIENT LIST / KILL / REPLY / NO-EVICT across event loops (Sesame only: Redis's lines carry
+// fields whose values differ by implementation, such as fd and memory figures).
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+@Suite("CLIENT administration", .serialized)
+struct ClientCommandsTests {
+    func waitUntil(_ condition: () throws -> Bool) rethrows -> Bool {
+        for _ in 0..<100 {
+            if try condition() { return true }
+            usleep(10_000)
+        }
+        return false
+    }
+
+    @Test func listShowsEveryClientWithItsName() throws {
+        let sesame = try SesameInstance(threads: 2)
+        let clients = try (0..<4).map { _ in try sesame.client() }
+        for (i, c) in clients.enumerated() { _ = try c.call("CLIENT", "SETNAME", "c\(i)") }
+        let text = String(decoding: try clients[0].call("CLIENT", "LIST"), as: UTF8.self)
+        for i in 0..<4 { #expect(text.contains("name=c\(i) ")) }
+        #expect(text.contains("cmd=client|list"))
+        let mine = String(decoding: try clients[1].call("CLIENT", "INFO"), as: UTF8.self)
+        #expect(mine.contains("name=c1 "))
+        _ = try clients[2].call("SUBSCRIBE", "x")
+        #expect(try waitUntil {
+            String(decoding: try clients[0].call("CLIENT", "LIST", "TYPE", "pubsub"), as: UTF8.self).contains("name=c2 ")
+        })
+        #expect(try clients[0].call("CLIENT", "LIST", "TYPE", "bogus") == bytes("-ERR Unknown client type 'bogus'\r\n"))
+    }
+
+    @Test func killClosesAClientOnAnyLoop() throws {
+        let sesame = try SesameInstance(threads: 2)
+        let victims = try (0..<4).map { _ in try sesame.client() }
+        let admin = try sesame.client()
+        var ids: [String] = []
+        for v in victims {
+            let reply = String(decoding: try v.call("CLIENT", "ID"), as: UTF8.self)
+            ids.append(reply.dropFirst().trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        for (i, id) in ids.enumerated() {
+            #expect(try admin.call("CLIENT", "KILL", "ID", id) == bytes(":1\r\n"))
+            #expect(try victims[i].waitForClose())
+        }
+        #expect(try admin.call("CLIENT", "KILL", "ID", "999999") == bytes(":0\r\n"))
+        #expect(try admin.call("CLIENT", "KILL", "127.0.0.1:1") == bytes("-ERR No such client\r\n"))
+        #expect(try admin.call("PING") == bytes("+PONG\r\n"))
+    }
+
+    @Test func replyOffAndSkip() throws {
+        let sesame = try SesameInstance()
+        let c = try sesame.client()
+        try c.send("CLIENT REPLY OFF\r\nSET a 1\r\nPING\r\nCLIENT REPLY ON\r\n")
+        #expect(try c.readReply() == bytes("+OK\r\n"))
+        try c.send("CLIENT REPLY SKIP\r\nGET a\r\nECHO after\r\n")
+        #expect(try c.readReply() == bytes("$5\r\nafter\r\n"))
+        #expect(try c.call("CLIENT", "NO-EVICT", "on") == bytes("+OK\r\n"))
+        #expect(try c.call("GET", "a") == bytes("$1\r\n1\r\n"))
+    }
+}
