@@ -1,0 +1,213 @@
+// `session`: a web session store under load. After a preload, each logical operation is one of
+//   validate  HGETALL sess + EXPIRE sess ttl          (sliding idle timeout; the hot path)
+//   login     HSET sess <7 fields> + EXPIRE + SADD user_sessions   (+ DEL/SREM of the evicted
+//             session when the user already has all device slots taken)
+//   update    HSET sess lastActivity <now>
+//   logout    DEL sess + SREM user_sessions sess
+//   list      SMEMBERS user_sessions
+// with the commands of one operation pipelined together. Users are chosen Zipf(s) by popularity
+// (rank 1 = user 0 is the hottest), so some keys are hot as in real traffic. With
+// `--sessions-native` validate becomes `SESSION.VALIDATE key ttl` (one command).
+
+public enum SessionOperation: Int, CaseIterable, Sendable {
+    case validate, login, update, logout, list
+    public var name: String { ["validate", "login", "update", "logout", "list"][rawValue] }
+}
+
+public struct SessionSettings: Sendable {
+    public var sessions = 100_000
+    /// Users; nil: sessions / 5 (five devices each on average).
+    public var users: Int? = nil
+    public var zipf = 0.99
+    public var stateBytes = 0
+    public var idleTTL = 1800
+    public var absoluteLifetime = 86_400
+    /// Weights per SessionOperation, in order validate, login, update, logout, list.
+    public var mix = [80, 8, 8, 3, 1]
+    public var native = false
+
+    public init() {}
+
+    public var userCount: Int { max(1, users ?? max(1, sessions / 5)) }
+    /// Device slots per user: twice the average, so logins mostly find a free slot.
+    public var slotsPerUser: Int { max(2, 2 * ((sessions + userCount - 1) / userCount)) }
+
+    /// Parses "validate=80,login=8,update=8,logout=3,list=1" (missing names get 0).
+    public static func parseMix(_ text: String) throws -> [Int] {
+        var weights = [0, 0, 0, 0, 0]
+        for part in text.split(separator: ",") {
+            let pieces = part.split(separator: "=", maxSplits: 1)
+            guard pieces.count == 2, let op = SessionOperation.allCases.first(where: { $0.name == pieces[0].trimmedOf(" ") }),
+                  let weight = Int(pieces[1].trimmedOf(" ")), weight >= 0 else {
+                throw BenchError("bad --mix entry '\(part)': expected validate|login|update|logout|list=<weight>")
+            }
+            weights[op.rawValue] = weight
+        }
+        guard weights.reduce(0, +) > 0 else { throw BenchError("--mix weights sum to 0") }
+        return weights
+    }
+}
+
+public struct SessionWorkload: Workload {
+    public let settings: SessionSettings
+    public let table: SessionTable
+    let zipf: ZipfSampler
+    let mix: WeightedChoice
+
+    public init(settings: SessionSettings, table: SessionTable) {
+        self.settings = settings
+        self.table = table
+        zipf = ZipfSampler(count: table.users, exponent: settings.zipf)
+        mix = WeightedChoice(weights: settings.mix)
+    }
+
+    public var operationNames: [String] { SessionOperation.allCases.map(\.name) }
+
+    public func makeGenerator(worker: Int, seed: UInt64) -> Generator {
+        var rng = Xoshiro256(seed: seed)
+        let state = settings.stateBytes > 0 ? (0..<(settings.stateBytes + 256)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } : []
+        return Generator(workload: self, rng: rng, state: state)
+    }
+
+    public struct Generator: OperationGenerator {
+        let workload: SessionWorkload
+        var rng: Xoshiro256
+        var ids = SessionIDSource()
+        let state: [UInt8]
+        var id = [UInt8](repeating: UInt8(ascii: "A"), count: 27)
+        var evicted = [UInt8](repeating: 0, count: 27)
+
+        init(workload: SessionWorkload, rng: Xoshiro256, state: [UInt8]) {
+            self.workload = workload
+            self.rng = rng
+            self.state = state
+        }
+
+        public mutating func encodeNext(into b: inout CommandBuffer) -> (type: Int, replies: Int) {
+            let op = SessionOperation(rawValue: workload.mix.next(using: &rng))!
+            let user = workload.zipf.next(using: &rng) - 1
+            let table = workload.table
+            let slot = rng.nextInt(table.slotsPerUser)
+            let ttl = workload.settings.idleTTL
+            switch op {
+            case .validate:
+                // A miss (no live session for this user) still costs the server a lookup.
+                let found = id.withUnsafeMutableBytes { table.pickLive(user: user, startSlot: slot, into: $0) }
+                if !found { missingID() }
+                if workload.settings.native {
+                    b.begin(3); b.arg("SESSION.VALIDATE"); id.withUnsafeBytes { b.arg("sess:{", user, "}:", $0) }; b.arg(ttl)
+                    return (op.rawValue, 1)
+                }
+                id.withUnsafeBytes { key in
+                    b.begin(2); b.arg("HGETALL"); b.arg("sess:{", user, "}:", key)
+                    b.begin(3); b.arg("EXPIRE"); b.arg("sess:{", user, "}:", key); b.arg(ttl)
+                }
+                return (op.rawValue, 2)
+            case .login:
+                id.withUnsafeMutableBytes { ids.next(into: $0) }
+                let didEvict = id.withUnsafeBytes { newID in
+                    evicted.withUnsafeMutableBytes { table.insert(user: user, startSlot: slot, id: newID, evicted: $0) }
+                }
+                let now = Int(wallClockMillis())
+                id.withUnsafeBytes { key in
+                    if state.isEmpty {
+                        SessionModel.encodeCreate(into: &b, user: user, id: key, nowMillis: now,
+                                                  absoluteLifetimeMillis: workload.settings.absoluteLifetime * 1000, state: nil)
+                    } else {
+                        let offset = rng.nextInt(256)
+                        state.withUnsafeBytes { s in
+                            SessionModel.encodeCreate(into: &b, user: user, id: key, nowMillis: now,
+                                                      absoluteLifetimeMillis: workload.settings.absoluteLifetime * 1000,
+                                                      state: UnsafeRawBufferPointer(rebasing: s[offset..<offset + workload.settings.stateBytes]))
+                        }
+                    }
+                    b.begin(3); b.arg("EXPIRE"); b.arg("sess:{", user, "}:", key); b.arg(ttl)
+                    b.begin(3); b.arg("SADD"); b.arg("user_sessions:{", user, "}"); b.arg("sess:{", user, "}:", key)
+                }
+                if didEvict {
+                    evicted.withUnsafeBytes { old in
+                        b.begin(2); b.arg("DEL"); b.arg("sess:{", user, "}:", old)
+                        b.begin(3); b.arg("SREM"); b.arg("user_sessions:{", user, "}"); b.arg("sess:{", user, "}:", old)
+                    }
+                    return (op.rawValue, 5)
+                }
+                return (op.rawValue, 3)
+            case .update:
+                let found = id.withUnsafeMutableBytes { table.pickLive(user: user, startSlot: slot, into: $0) }
+                if !found { missingID() }
+                id.withUnsafeBytes { key in
+                    b.begin(4); b.arg("HSET"); b.arg("sess:{", user, "}:", key); b.arg("lastActivity"); b.arg(Int(wallClockMillis()))
+                }
+                return (op.rawValue, 1)
+            case .logout:
+                let found = id.withUnsafeMutableBytes { table.pickLive(user: user, startSlot: slot, into: $0, remove: true) }
+                if !found { missingID() }
+                id.withUnsafeBytes { key in
+                    b.begin(2); b.arg("DEL"); b.arg("sess:{", user, "}:", key)
+                    b.begin(3); b.arg("SREM"); b.arg("user_sessions:{", user, "}"); b.arg("sess:{", user, "}:", key)
+                }
+                return (op.rawValue, 2)
+            case .list:
+                b.begin(2); b.arg("SMEMBERS"); b.arg("user_sessions:{", user, "}")
+                return (op.rawValue, 1)
+            }
+        }
+
+        private mutating func missingID() {
+            for i in 0..<27 { id[i] = UInt8(ascii: "0") }
+        }
+    }
+
+    /// Writes `settings.sessions` sessions (hash + EXPIRE + SADD each) and records them in
+    /// `table`. Session i belongs to user i % users. Returns seconds taken.
+    @discardableResult
+    public static func preload(_ client: RESPClient, settings: SessionSettings, table: SessionTable, seed: UInt64,
+                               progress: ((Int) -> Void)? = nil) throws -> Double {
+        var ids = SessionIDSource()
+        var rng = Xoshiro256(seed: seed ^ 0xABCD)
+        let state = settings.stateBytes > 0 ? (0..<(settings.stateBytes + 256)).map { _ in UInt8(truncatingIfNeeded: rng.next()) } : []
+        var id = [UInt8](repeating: 0, count: 27)
+        let users = table.users
+        let now = Int(wallClockMillis())
+        let started = monotonicNanos()
+        let batch = 200
+        var done = 0
+        while done < settings.sessions {
+            let count = min(batch, settings.sessions - done)
+            let result = try client.pipelined(count, batch: count) { i, b in
+                let n = done + i
+                let user = n % users
+                let slot = (n / users) % table.slotsPerUser
+                id.withUnsafeMutableBytes { ids.next(into: $0) }
+                id.withUnsafeBytes { key in
+                    table.set(user: user, slot: slot, id: key)
+                    if state.isEmpty {
+                        SessionModel.encodeCreate(into: &b, user: user, id: key, nowMillis: now,
+                                                  absoluteLifetimeMillis: settings.absoluteLifetime * 1000, state: nil)
+                    } else {
+                        let offset = rng.nextInt(256)
+                        state.withUnsafeBytes { s in
+                            SessionModel.encodeCreate(into: &b, user: user, id: key, nowMillis: now,
+                                                      absoluteLifetimeMillis: settings.absoluteLifetime * 1000,
+                                                      state: UnsafeRawBufferPointer(rebasing: s[offset..<offset + settings.stateBytes]))
+                        }
+                    }
+                    b.begin(3); b.arg("EXPIRE"); b.arg("sess:{", user, "}:", key); b.arg(settings.idleTTL)
+                    b.begin(3); b.arg("SADD"); b.arg("user_sessions:{", user, "}"); b.arg("sess:{", user, "}:", key)
+                }
+                return 3
+            }
+            if result.errors > 0 { throw BenchError("preload failed: \(result.firstError ?? "error reply")") }
+            done += count
+            progress?(done)
+        }
+        return Double(monotonicNanos() - started) / 1e9
+    }
+
+    /// Probes SESSION.VALIDATE. nil when available, else the reason it is not.
+    public static func nativeUnavailableReason(_ client: RESPClient, ttl: Int) throws -> String? {
+        let reply = try client.command("SESSION.VALIDATE", "sess:{0}:probe", String(ttl))
+        if reply.isError, let text = reply.string, text.lowercased().contains("unknown command") { return text }
+        return nil
+    }
+}
