@@ -8,7 +8,11 @@ public final class Connection {
     let tag: UInt32
     let client: Client
     let input: ByteBuffer
-    var parser: RESPParser
+    /// Behind a pointer rather than a stored `var`: the parser is used several times per
+    /// command, and every access to a class's `var` costs a run-time exclusivity check
+    /// (measured ~30% of server CPU at pipeline 16 across the request path). Only this
+    /// connection's loop touches it.
+    let parser: UnsafeMutablePointer<RESPParser>
     /// EPOLLOUT is registered (a write was partial).
     var waitingForWritable = false
     /// EPOLLIN is removed because pending output passed the soft limit.
@@ -20,7 +24,13 @@ public final class Connection {
         self.tag = tag
         self.client = client
         self.input = ByteBuffer(capacity: 16 * 1024)
-        self.parser = RESPParser(limits: limits)
+        self.parser = .allocate(capacity: 1)
+        self.parser.initialize(to: RESPParser(limits: limits))
+    }
+
+    deinit {
+        parser.deinitialize(count: 1)
+        parser.deallocate()
     }
 
     var output: ByteBuffer { client.output }

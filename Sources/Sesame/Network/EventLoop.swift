@@ -282,7 +282,7 @@ final class EventLoop: @unchecked Sendable {
         // Read until the socket is drained or a bounded number of reads happened.
         reading: for _ in 0..<16 {
             let shifted = input.reserve(16 * 1024)
-            conn.parser.bufferShifted(by: shifted)
+            conn.parser.pointee.bufferShifted(by: shifted)
             let result: IOResult
             do {
                 result = try Sys.read(conn.fd, input.base + input.writerIndex, input.spareCapacity)
@@ -323,21 +323,21 @@ final class EventLoop: @unchecked Sendable {
                 break
             }
             // Redis's tighter request limits for clients that have not authenticated yet.
-            conn.parser.authRequired = !client.authenticated
-            let outcome = conn.parser.next(input)
+            conn.parser.pointee.authRequired = !client.authenticated
+            let outcome = conn.parser.pointee.next(input)
             switch outcome {
             case .command:
                 if client.replyMode == .on {
-                    conn.parser.withArguments(input) { Dispatcher.execute(client, $0) }
+                    conn.parser.pointee.withArguments(input) { Dispatcher.execute(client, $0) }
                 } else {
                     // CLIENT REPLY OFF / SKIP: run, then drop what the command wrote.
                     let mark = conn.output.writerIndex
                     if client.replyMode == .skipNext { client.replyMode = .skipThis }
-                    conn.parser.withArguments(input) { Dispatcher.execute(client, $0) }
+                    conn.parser.pointee.withArguments(input) { Dispatcher.execute(client, $0) }
                     if client.replyMode != .on && client.replyMode != .skipNext { conn.output.writerIndex = mark }
                     if client.replyMode == .skipThis { client.replyMode = .on }
                 }
-                conn.parser.commandDone(input)
+                conn.parser.pointee.commandDone(input)
                 executed += 1
             case .empty:
                 continue
