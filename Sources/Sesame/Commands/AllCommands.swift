@@ -3,6 +3,7 @@
 func allCommands() -> [CommandSpec] {
     connectionCommands + serverCommands + keyCommands + stringCommands + hashCommands + setCommands
         + debugCommands + transactionCommands + pubsubCommands
+        + scanCommands + objectCommands + adminCommands + configCommands
 }
 
 extension Client {

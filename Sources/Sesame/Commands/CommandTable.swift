@@ -67,22 +67,35 @@ public struct CommandSpec: Sendable {
 
 /// Case-insensitive name -> spec lookup straight from argument bytes: an open-addressing table
 /// hashed with FNV-1a over ASCII-lowercased bytes, so dispatch allocates nothing.
+///
+/// `rename-command` changes only the name a client must send: a renamed command keeps its
+/// spec (its name in COMMAND output and in error texts, as in Redis), and a command renamed
+/// to "" is gone from the table, so it answers as an unknown command and COMMAND omits it.
 public final class CommandTable: @unchecked Sendable {
     public private(set) var specs: [CommandSpec] = []
     private var slots: [Int32]
     private var names: [[UInt8]] = []
     private let mask: Int
+    private var longestName = 0
 
-    public init(_ specs: [CommandSpec]) {
+    /// `renames` are applied in order, each to the name the command has at that point
+    /// (Configuration validated them).
+    public init(_ specs: [CommandSpec], renames: [(from: String, to: String)] = []) {
+        var named = specs.map { (name: $0.name, spec: $0) }
+        for r in renames {
+            guard let i = named.firstIndex(where: { $0.name == r.from }) else { continue }
+            if r.to.isEmpty { named.remove(at: i) } else { named[i].name = r.to }
+        }
         var size = 64
-        while size < specs.count * 4 { size <<= 1 }
+        while size < named.count * 4 { size <<= 1 }
         mask = size - 1
         slots = Array(repeating: -1, count: size)
-        for s in specs { add(s) }
+        for n in named { add(n.spec, as: n.name) }
     }
 
-    private func add(_ spec: CommandSpec) {
-        let bytes = Array(spec.name.utf8)
+    private func add(_ spec: CommandSpec, as name: String) {
+        let bytes = Array(name.lowercased().utf8)
+        longestName = max(longestName, bytes.count)
         let index = Int32(specs.count)
         specs.append(spec)
         names.append(bytes)
@@ -102,7 +115,7 @@ public final class CommandTable: @unchecked Sendable {
 
     @inline(__always)
     public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
-        if name.count > 32 { return nil }
+        if name.count > longestName { return nil }
         var i = CommandTable.hash(name) & mask
         while true {
             let s = slots[i]

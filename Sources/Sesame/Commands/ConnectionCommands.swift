@@ -71,6 +71,7 @@ func authCommand(_ c: Client, _ args: Arguments) {
         c.authenticated = true
         c.reply.ok()
     } else {
+        c.server.authFailures.add(1, ordering: .relaxed)
         c.reply.error(RedisError.wrongPass)
     }
 }
@@ -98,7 +99,11 @@ func helloCommand(_ c: Client, _ args: Arguments) {
         }
     }
     if let user = authUser {
-        guard checkCredentials(c, user: user, password: authPass) else { c.reply.error(RedisError.wrongPass); return }
+        guard checkCredentials(c, user: user, password: authPass) else {
+            c.server.authFailures.add(1, ordering: .relaxed)
+            c.reply.error(RedisError.wrongPass)
+            return
+        }
         c.authenticated = true
     }
     if !c.authenticated {

@@ -1,6 +1,6 @@
-// Runs one parsed command for a client: look it up, check arity and authentication, call the
-// handler. Every reply a command produces goes to the client's output buffer; the event loop
-// writes that buffer once per wake-up.
+// Runs one parsed command for a client: look it up, check arity, authentication and
+// maxmemory (Redis's order), call the handler. Every reply a command produces goes to the
+// client's output buffer; the event loop writes that buffer once per wake-up.
 
 public enum Dispatcher {
     @inline(__always)
@@ -28,6 +28,11 @@ public enum Dispatcher {
             client.reply.error(string: "ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
+        if client.server.eviction.maxMemory != 0 && overMaxMemory(client, spec) {
+            client.reply.error(RedisError.oom)
+            client.multi?.failed = true
+            return
+        }
         if client.multi != nil && !runsInsideMulti(spec.name) {
             client.multi!.queued.append(OwnedArguments(args.toArrays()))
             client.reply.simple("QUEUED")
@@ -35,6 +40,24 @@ public enum Dispatcher {
         }
         client.lastCommandName = spec.name
         spec.handler(client, args)
+    }
+
+    /// Redis's processCommand OOM rule: with maxmemory set, a command that may grow memory
+    /// (denyoom), any command queued inside MULTI, and an EXEC whose queue holds a denyoom
+    /// command are refused when eviction cannot bring memory under the limit.
+    @inline(never)
+    static func overMaxMemory(_ client: Client, _ spec: CommandSpec) -> Bool {
+        var growsMemory = spec.flags.contains(.denyOOM)
+        if !growsMemory, let multi = client.multi {
+            if spec.name == "exec" {
+                growsMemory = multi.queued.contains { command in
+                    command.withArguments { client.server.commands.lookup($0[0])?.flags.contains(.denyOOM) ?? false }
+                }
+            } else {
+                growsMemory = !["discard", "quit", "reset"].contains(spec.name)
+            }
+        }
+        return growsMemory && !client.server.eviction.admit()
     }
 
     /// Subcommand dispatch for container commands (CLIENT, COMMAND, ...): arity per

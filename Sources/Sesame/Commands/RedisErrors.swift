@@ -13,6 +13,7 @@ public enum RedisError {
     public static let wrongPass: StaticString = "WRONGPASS invalid username-password pair or user is disabled."
     public static let authNotConfigured: StaticString = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?"
     public static let noAuth: StaticString = "NOAUTH Authentication required."
+    public static let oom: StaticString = "OOM command not allowed when used memory > 'maxmemory'."
     public static let clientNameInvalid: StaticString = "ERR Client names cannot contain spaces, newlines or special characters."
     public static let nxXXGTLT: StaticString = "ERR NX and XX, GT or LT options at the same time are not compatible"
     public static let gtAndLT: StaticString = "ERR GT and LT options at the same time are not compatible"

@@ -1,5 +1,5 @@
-// Server commands (Redis server.c / db.c / config.c): DBSIZE, FLUSHDB, FLUSHALL, INFO,
-// COMMAND, CONFIG GET.
+// Server commands (Redis server.c / db.c): DBSIZE, FLUSHDB, FLUSHALL, INFO, COMMAND (CONFIG is
+// in ConfigCommands).
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +12,6 @@ let serverCommands: [CommandSpec] = [
     CommandSpec("flushall", arity: -1, flags: [.write], categories: ["@keyspace", "@write", "@slow", "@dangerous"], handler: { flushCommand($0, $1, all: true) }),
     CommandSpec("info", arity: -1, flags: [.loading, .stale], categories: ["@slow", "@dangerous"], handler: infoCommand),
     CommandSpec("command", arity: -1, flags: [.loading, .stale], categories: ["@slow", "@connection"], handler: commandCommand),
-    CommandSpec("config", arity: -2, flags: [], categories: ["@slow"], handler: configCommand),
 ]
 
 func flushCommand(_ c: Client, _ args: Arguments, all: Bool) {
@@ -89,9 +88,10 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "used_memory_human:\(humanBytes(used))",
                  "used_memory_rss:\(rss)",
                  "used_memory_rss_human:\(humanBytes(rss))",
-                 "maxmemory:0",
-                 "maxmemory_human:0B",
-                 "maxmemory_policy:noeviction",
+                 "used_memory_dataset:\(server.eviction.usedMemory)",
+                 "maxmemory:\(server.eviction.maxMemory)",
+                 "maxmemory_human:\(humanBytes(server.eviction.maxMemory))",
+                 "maxmemory_policy:\(server.eviction.policy.rawValue)",
                  "mem_allocator:libc"]
     case "persistence":
         lines = ["# Persistence", "loading:0", "async_loading:0", "rdb_changes_since_last_save:0",
@@ -104,8 +104,9 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "total_net_input_bytes:\(server.sum { $0.netInputBytes.load(ordering: .relaxed) })",
                  "total_net_output_bytes:\(server.sum { $0.netOutputBytes.load(ordering: .relaxed) })",
                  "rejected_connections:\(server.rejectedConnections.load(ordering: .relaxed))",
+                 "acl_access_denied_auth:\(server.authFailures.load(ordering: .relaxed))",
                  "expired_keys:\(c.keyspace.expiredKeys)",
-                 "evicted_keys:0",
+                 "evicted_keys:\(server.eviction.evictedKeys.load(ordering: .relaxed))",
                  "keyspace_hits:\(server.sum { $0.keyspaceHits.load(ordering: .relaxed) })",
                  "keyspace_misses:\(server.sum { $0.keyspaceMisses.load(ordering: .relaxed) })",
                  "pubsub_channels:0",
@@ -171,6 +172,7 @@ func commandCommand(_ c: Client, _ args: Arguments) {
     }
     Dispatcher.subcommand(c, args, parent: "command", [
         ("count", 2, { c, _ in c.reply.integer(table.specs.count) }),
+        ("getkeys", -4, commandGetKeys),
         ("list", -2, { c, _ in
             c.reply.arrayHeader(table.specs.count)
             for spec in table.specs { c.reply.bulk(string: spec.name) }
@@ -183,7 +185,7 @@ func commandCommand(_ c: Client, _ args: Arguments) {
             }
             c.reply.arrayHeader(a.count - 2)
             for i in 2..<a.count {
-                if let spec = table.lookup(a[i]) { writeCommandInfo(c, spec) } else { c.reply.nullArray() }
+                if let spec = table.lookup(a[i]) { writeCommandInfo(c, spec) } else { c.reply.null() }
             }
         }),
         // redis-cli asks for DOCS to build its hints; on an error it falls back to its own
@@ -196,6 +198,7 @@ func commandCommand(_ c: Client, _ args: Arguments) {
                          "COUNT", "    Return the total number of commands in this Redis server.",
                          "LIST", "    Return a list of all commands in this Redis server.",
                          "INFO [<command-name> ...]", "    Return details about multiple Redis commands.",
+                         "GETKEYS <full-command>", "    Return the keys from a full Redis command.",
                          "HELP", "    Print this help."]
             c.reply.arrayHeader(lines.count)
             for l in lines { c.reply.simple(string: l) }
@@ -222,91 +225,7 @@ func writeCommandInfo(_ c: Client, _ spec: CommandSpec) {
     c.reply.arrayHeader(0)
 }
 
-// MARK: - CONFIG
-
-func configCommand(_ c: Client, _ args: Arguments) {
-    Dispatcher.subcommand(c, args, parent: "config", [
-        ("get", -3, { c, a in
-            let config = c.server.configuration
-            let known: [(String, String)] = [
-                ("port", "\(c.server.boundPort.load(ordering: .relaxed))"),
-                ("bind", config.bindAddresses.joined(separator: " ")),
-                ("databases", "\(config.databases)"),
-                ("maxclients", "\(config.maxClients)"),
-                ("maxmemory", "0"),
-                ("maxmemory-policy", "noeviction"),
-                ("save", ""),
-                ("appendonly", "no"),
-                ("requirepass", config.requirePass ?? ""),
-                ("proto-max-bulk-len", "\(config.limits.maxBulkLength)"),
-                ("notify-keyspace-events", ""),
-                ("timeout", "0"),
-                ("loglevel", config.logLevel.rawValue),
-                ("io-threads", "\(config.threads)"),
-            ]
-            var matched: [(String, String)] = []
-            for i in 2..<a.count {
-                let pattern = Array(a.string(i).lowercased().utf8)
-                for kv in known where globMatch(pattern, Array(kv.0.utf8)) && !matched.contains(where: { $0.0 == kv.0 }) {
-                    matched.append(kv)
-                }
-            }
-            c.reply.mapHeader(matched.count)
-            for (k, v) in matched { c.reply.bulk(string: k); c.reply.bulk(string: v) }
-        }),
-    ])
-}
-
-/// Redis's stringmatchlen subset: `*`, `?`, `[...]` (with `^` and ranges), `\` escapes.
+/// Redis's glob matching (stringmatchlen, case-sensitive): see GlobMatch.swift.
 public func globMatch(_ pattern: [UInt8], _ string: [UInt8]) -> Bool {
-    func match(_ p: Int, _ s: Int) -> Bool {
-        var p = p, s = s
-        while p < pattern.count {
-            switch pattern[p] {
-            case UInt8(ascii: "*"):
-                while p + 1 < pattern.count && pattern[p + 1] == UInt8(ascii: "*") { p += 1 }
-                if p + 1 == pattern.count { return true }
-                var k = s
-                while k <= string.count {
-                    if match(p + 1, k) { return true }
-                    k += 1
-                }
-                return false
-            case UInt8(ascii: "?"):
-                if s >= string.count { return false }
-                s += 1
-            case UInt8(ascii: "["):
-                if s >= string.count { return false }
-                p += 1
-                let not = p < pattern.count && pattern[p] == UInt8(ascii: "^")
-                if not { p += 1 }
-                var found = false
-                while p < pattern.count && pattern[p] != UInt8(ascii: "]") {
-                    if pattern[p] == UInt8(ascii: "\\") && p + 1 < pattern.count {
-                        p += 1
-                        if pattern[p] == string[s] { found = true }
-                    } else if p + 2 < pattern.count && pattern[p + 1] == UInt8(ascii: "-") && pattern[p + 2] != UInt8(ascii: "]") {
-                        let lo = min(pattern[p], pattern[p + 2]), hi = max(pattern[p], pattern[p + 2])
-                        if string[s] >= lo && string[s] <= hi { found = true }
-                        p += 2
-                    } else if pattern[p] == string[s] {
-                        found = true
-                    }
-                    p += 1
-                }
-                if found == not { return false }
-                s += 1
-            case UInt8(ascii: "\\") where p + 1 < pattern.count:
-                p += 1
-                if s >= string.count || pattern[p] != string[s] { return false }
-                s += 1
-            default:
-                if s >= string.count || pattern[p] != string[s] { return false }
-                s += 1
-            }
-            p += 1
-        }
-        return s == string.count
-    }
-    return match(0, 0)
+    stringMatch(pattern, string)
 }

@@ -22,6 +22,14 @@ public struct Configuration: Sendable {
     /// Close a client whose pending output exceeds this (bytes).
     public var outputHardLimit: Int = 256 * 1024 * 1024
     public var maxClients: Int = 10000
+    /// Bytes of accounted key space data before eviction or -OOM (0 = no limit), as Redis's
+    /// `maxmemory`; see Storage/Eviction.swift for what is counted.
+    public var maxMemory: Int = 0
+    public var maxMemoryPolicy: EvictionPolicy = .noEviction
+    /// Keys sampled per eviction, as Redis's `maxmemory-samples`.
+    public var maxMemorySamples: Int = 5
+    /// `rename-command NAME NEWNAME` in order; an empty new name disables the command.
+    public var renamedCommands: [(from: String, to: String)] = []
     /// Close a client idle this many seconds (0 = never), as Redis's `timeout`.
     public var idleTimeoutSeconds: Int = 0
     /// SO_KEEPALIVE probe interval in seconds (0 = off), as Redis's `tcp-keepalive`.
@@ -193,6 +201,20 @@ public struct Configuration: Sendable {
                 throw Error(description: "'enable-debug-command' must be yes, no or local")
             }
             enableDebugCommand = v != "no"
+        case "maxmemory":
+            let v = try one()
+            guard let n = parseMemory(v) else { throw Error(description: "'maxmemory' must be a size such as 100mb, got '\(v)'") }
+            maxMemory = n
+        case "maxmemory-policy":
+            let v = try one().lowercased()
+            guard let p = EvictionPolicy(rawValue: v) else {
+                throw Error(description: "'maxmemory-policy' must be one of \(EvictionPolicy.allCases.map(\.rawValue).joined(separator: ", ")), got '\(v)'")
+            }
+            maxMemoryPolicy = p
+        case "maxmemory-samples": maxMemorySamples = try int(1...64)
+        case "rename-command":
+            guard values.count == 2 else { throw Error(description: "'rename-command' takes <name> <new-name> (\"\" to disable)") }
+            try addRename(values[0], values[1])
         case "proto-max-bulk-len": limits.maxBulkLength = try memory(one(), key: key, min: 1024 * 1024)
         case "client-query-buffer-limit": _ = try memory(one(), key: key, min: 1024 * 1024)
         case "daemonize":
@@ -206,6 +228,22 @@ public struct Configuration: Sendable {
         default:
             throw Error(description: "Unknown option or number of arguments for CONFIG SET - '\(rawKey)'")
         }
+    }
+
+    /// Records a rename after checking it against the command table as earlier renames left
+    /// it: the command must exist and the new name must be free (Redis's errors).
+    mutating func addRename(_ from: String, _ to: String) throws {
+        var names = Set(allCommands().map(\.name))
+        for r in renamedCommands {
+            names.remove(r.from)
+            if !r.to.isEmpty { names.insert(r.to) }
+        }
+        let old = from.lowercased(), new = to.lowercased()
+        guard names.contains(old) else { throw Error(description: "No such command in rename-command: '\(from)'") }
+        if !new.isEmpty && new != old && names.contains(new) {
+            throw Error(description: "Target command name already exists in rename-command: '\(to)'")
+        }
+        renamedCommands.append((old, new))
     }
 
     func memory(_ v: String, key: String, min: Int) throws -> Int {

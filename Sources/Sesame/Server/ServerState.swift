@@ -29,6 +29,10 @@ public final class ServerState: Sendable {
     public let connectedClients = Atomic<Int>(0)
     public let totalConnections = Atomic<Int>(0)
     public let rejectedConnections = Atomic<Int>(0)
+    /// Failed AUTH / HELLO AUTH attempts (INFO stats acl_access_denied_auth).
+    public let authFailures = Atomic<Int>(0)
+    /// maxmemory: the limit, the policy and the evicted-keys counter.
+    public let eviction: Eviction
     /// The port actually bound (differs from configuration.port when that was 0).
     public let boundPort = Atomic<Int>(0)
     public let loopStats: [LoopStats]
@@ -39,15 +43,23 @@ public final class ServerState: Sendable {
     /// Pub/Sub subscriptions and the event loops' mailboxes.
     public let pubsub: PubSubHub
     public let clients = ClientRegistry()
+    public let runtimeConfig = RuntimeConfig()
     let notifier: KeyspaceNotifier
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
 
-    public init(configuration: Configuration, clock: any SesameClock) {
+    /// `memoryUsage` replaces the key space's accounted bytes as maxmemory's measurement, and
+    /// `accountingSlack` 0 makes the accounting exact (both for tests).
+    public init(configuration: Configuration, clock: any SesameClock,
+                memoryUsage: (@Sendable () -> Int)? = nil, accountingSlack: Int = 4096) {
         self.configuration = configuration
         self.keyspace = Keyspace(databases: configuration.databases, shardCount: configuration.shards,
-                                 clock: clock, tickMilliseconds: configuration.expiryTickMilliseconds)
-        self.commands = CommandTable(allCommands())
+                                 clock: clock, tickMilliseconds: configuration.expiryTickMilliseconds,
+                                 accountingSlack: accountingSlack)
+        self.eviction = Eviction(keyspace: keyspace, maxMemory: configuration.maxMemory,
+                                 policy: configuration.maxMemoryPolicy, samples: configuration.maxMemorySamples,
+                                 memoryUsage: memoryUsage)
+        self.commands = CommandTable(allCommands(), renames: configuration.renamedCommands)
         self.pubsub = PubSubHub(loops: max(1, configuration.threads))
         self.notifier = KeyspaceNotifier(hub: pubsub)
         for shard in keyspace.shards { shard.events = notifier }

@@ -9,17 +9,39 @@ public final class Keyspace: @unchecked Sendable {
     public let shards: [Shard]
     public let clock: any SesameClock
     private let shardMask: Int
+    /// The keyspace-wide accounted bytes, as the shards report them (each shard's unreported
+    /// change stays under `accountingSlack`).
+    let memory = MemoryCounter()
 
     /// `shardCount` is rounded up to a power of two (and at most 16384, one per slot).
+    /// `accountingSlack`: bytes a shard may change before reporting to the shared counter
+    /// (0 = exact, for tests).
     public init(databases: Int = 16, shardCount: Int = 256, clock: any SesameClock = SystemClock(),
-                tickMilliseconds: Int64 = 10) {
+                tickMilliseconds: Int64 = 10, accountingSlack: Int = 4096) {
         var n = 1
         while n < min(max(shardCount, 1), HashSlot.count) { n <<= 1 }
         self.databases = databases
         self.clock = clock
         self.shardMask = n - 1
         let now = clock.nowMilliseconds()
-        shards = (0..<n).map { Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds) }
+        let memory = self.memory
+        shards = (0..<n).map {
+            Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds,
+                  memory: memory, accountingSlack: accountingSlack)
+        }
+    }
+
+    /// Accounted bytes of every key and value (Entry.cost), from the shared counter: one atomic
+    /// load, behind the exact figure by at most `accountingSlack` per shard.
+    @inline(__always) public var approximateUsedBytes: Int {
+        memory.total.load(ordering: .relaxed)
+    }
+
+    /// Accounted bytes of every key and value, exact (locks each shard in turn).
+    public func usedBytes() -> Int {
+        var n = 0
+        for s in shards { s.lock.withLock { n += s.usedBytes } }
+        return n
     }
 
     @inline(__always) public func shardIndex(_ key: UnsafeRawBufferPointer) -> Int {
@@ -64,9 +86,8 @@ public final class Keyspace: @unchecked Sendable {
         for s in shards {
             s.lock.withLock {
                 for db in 0..<databases {
-                    let t = s.tables[db]
-                    stats[db].keys += t.count
-                    if !t.isEmpty { stats[db].expires += t.values.reduce(0) { $0 + ($1.expireAt != 0 ? 1 : 0) } }
+                    stats[db].keys += s.tables[db].count
+                    stats[db].expires += s.volatileKeys[db]
                 }
             }
         }

@@ -27,6 +27,8 @@ public final class ShardLock: @unchecked Sendable {
 
     @inline(__always) public func lock() { pthread_mutex_lock(mutex) }
     @inline(__always) public func unlock() { pthread_mutex_unlock(mutex) }
+    /// Takes the lock if it is free (or already held by this thread); never waits.
+    @inline(__always) public func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
 
     @inline(__always)
     public func withLock<R>(_ body: () throws -> R) rethrows -> R {

@@ -3,6 +3,15 @@
 // lock: callers take it (Keyspace.withShard / withShards) and then use the unlocked methods
 // here. Keys sharing a hash tag share a slot, hence a shard, hence one lock: a session's hash
 // and its user's set are updated together under a single lock.
+//
+// Every change to a table goes through the methods here (lookup, mutate, remove, expiry,
+// flush, eviction), which keep three things current: the memory accounting (`usedBytes`, the
+// sum of Entry.cost, reported to the keyspace-wide counter in steps of `accountingSlack`), the
+// number of keys with a TTL per database (volatile eviction and INFO keyspace), and each
+// entry's LRU clock (`accessed`, stamped on every lookup and mutation). Code that writes a
+// table directly would bypass all three.
+
+import Synchronization
 
 public final class Shard: @unchecked Sendable {
     public let index: Int
@@ -19,24 +28,63 @@ public final class Shard: @unchecked Sendable {
     var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
     /// Where expirations are reported (keyspace notifications); nil when nobody listens.
     var events: KeyEvents?
+    /// Bytes the memory accounting charges for this shard's keys: the sum of Entry.cost.
+    private(set) var usedBytes = 0
+    /// The part of `usedBytes` already added to `memory` (the keyspace-wide counter).
+    private var reportedBytes = 0
+    private let memory: MemoryCounter
+    private let accountingSlack: Int
+    /// Keys with a TTL, per database.
+    private(set) var volatileKeys: [Int]
+    /// Where eviction sampling resumes in each database's table (see sampleForEviction).
+    private var evictionHand: [Key?]
 
-    init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64) {
+    init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64,
+         memory: MemoryCounter = MemoryCounter(), accountingSlack: Int = 4096) {
         self.index = index
         tables = Array(repeating: [:], count: databases)
         wheel = TimerWheel(now: now, tickMilliseconds: tickMilliseconds)
+        self.memory = memory
+        self.accountingSlack = accountingSlack
+        volatileKeys = Array(repeating: 0, count: databases)
+        evictionHand = Array(repeating: nil, count: databases)
+    }
+
+    // MARK: - Accounting
+
+    /// Adds `delta` to this shard's bytes, and to the keyspace-wide counter once the unreported
+    /// drift passes the slack: one shared atomic add per few KB of change, not per write.
+    @inline(__always)
+    private func account(_ delta: Int) {
+        usedBytes += delta
+        let drift = usedBytes - reportedBytes
+        if drift > accountingSlack || drift < -accountingSlack {
+            memory.total.add(drift, ordering: .relaxed)
+            reportedBytes = usedBytes
+        }
+    }
+
+    /// Bookkeeping for an entry that left the table.
+    @inline(__always)
+    private func removed(_ db: Int, _ key: Key, _ e: Entry) {
+        account(-e.cost(key))
+        if e.expireAt != 0 { volatileKeys[db] -= 1 }
     }
 
     // MARK: - Reads and writes (caller holds the lock)
 
     /// The live entry for a key, after lazy expiry: an expired key is deleted here and
-    /// reported as missing.
+    /// reported as missing. Stamps the entry's LRU clock.
     @inline(__always)
     func lookup(_ db: Int, _ key: Key, now: Int64) -> Entry? {
-        guard let e = tables[db][key] else { return nil }
+        guard let i = tables[db].index(forKey: key) else { return nil }
+        let e = tables[db].values[i]
         if e.isExpired(now) {
             deleteExpired(db, key)
             return nil
         }
+        let tick = Entry.lruTick(now)
+        if e.accessed != tick { tables[db].values[i].accessed = tick }
         return e
     }
 
@@ -44,7 +92,13 @@ public final class Shard: @unchecked Sendable {
     /// keyspace-notification subscribers are told.
     @inline(__always)
     func deleteExpired(_ db: Int, _ key: Key) {
-        tables[db].removeValue(forKey: key)
+        guard let e = tables[db].removeValue(forKey: key) else { return }
+        expiredAfterRemoval(db, key, e)
+    }
+
+    @inline(__always)
+    private func expiredAfterRemoval(_ db: Int, _ key: Key, _ e: Entry) {
+        removed(db, key, e)
         expiredKeys += 1
         if !watched.isEmpty { touch(db, key) }
         events?.keyExpired(db: db, key: key)
@@ -75,21 +129,47 @@ public final class Shard: @unchecked Sendable {
     }
 
     /// In-place access to a key's slot, after lazy expiry. Setting it to nil deletes the key.
+    /// One hash probe; the entry's size, TTL and LRU clock are accounted after `body`.
     @inline(__always)
     func mutate<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry?) -> R) -> R {
-        if let e = tables[db][key], e.isExpired(now) {
-            deleteExpired(db, key)
+        var expired: Entry? = nil
+        var before = 0, after = 0
+        var volatileBefore = false, volatileAfter = false
+        let result: R = Shard.access(&tables[db][key]) { slot in
+            if let e = slot {
+                if e.isExpired(now) {
+                    expired = e
+                    slot = nil
+                } else {
+                    before = e.cost(key)
+                    volatileBefore = e.expireAt != 0
+                }
+            }
+            let r = body(&slot)
+            if slot != nil {
+                slot!.accessed = Entry.lruTick(now)
+                after = slot!.cost(key)
+                volatileAfter = slot!.expireAt != 0
+            }
+            return r
         }
-        if watched.isEmpty { return body(&tables[db][key]) }
-        let existed = tables[db][key] != nil
-        let result = body(&tables[db][key])
-        if existed || tables[db][key] != nil { touch(db, key) }
+        if let e = expired { expiredAfterRemoval(db, key, e) }
+        if before != after { account(after - before) }
+        if volatileBefore != volatileAfter { volatileKeys[db] += volatileAfter ? 1 : -1 }
+        // `cost` is never 0 for an entry, so these say whether the key existed before / after.
+        if !watched.isEmpty && (before != 0 || after != 0) { touch(db, key) }
         return result
+    }
+
+    @inline(__always)
+    private static func access<T, R>(_ value: inout T, _ body: (inout T) -> R) -> R {
+        body(&value)
     }
 
     @inline(__always)
     func remove(_ db: Int, _ key: Key, now: Int64) -> Bool {
         guard let e = tables[db].removeValue(forKey: key) else { return false }
+        removed(db, key, e)
         if !watched.isEmpty { touch(db, key) }
         if e.isExpired(now) {
             expiredKeys += 1
@@ -160,16 +240,77 @@ public final class Shard: @unchecked Sendable {
                 if tables[Int(wk.db)][wk.key] != nil { watched[wk] = (w.version &+ 1, w.watchers) }
             }
         }
-        if let db {
-            tables[db] = [:]
-        } else {
-            for i in tables.indices { tables[i] = [:] }
+        for i in tables.indices where db == nil || i == db! {
+            var freed = 0
+            for (k, e) in tables[i] { freed += e.cost(k) }
+            account(-freed)
+            volatileKeys[i] = 0
+            evictionHand[i] = nil
+            tables[i] = [:]
+        }
+        if db == nil {
             // Nothing is left to expire: free the records now rather than when they fire.
             wheel.removeAll()
             due = []
         }
         // After a one-database flush, its keys' records are dropped lazily when they fire.
     }
+
+    // MARK: - Eviction (caller holds the lock)
+
+    /// Appends to `out` up to `count` eviction candidates from database `db`: consecutive
+    /// entries of the table starting at this shard's hand, which then moves past them (Redis's
+    /// dictGetSomeKeys takes consecutive buckets from a random point too; the hand replaces the
+    /// random point because a Swift dictionary has no O(1) random access). Volatile policies
+    /// skip keys without a TTL; at most `maxScan` entries are looked at.
+    func sampleForEviction(db: Int, count: Int, volatileOnly: Bool, maxScan: Int,
+                           into out: inout [EvictionCandidate]) {
+        let table = tables[db]
+        guard !table.isEmpty, !volatileOnly || volatileKeys[db] > 0 else { return }
+        var i = evictionHand[db].flatMap { table.index(forKey: $0) } ?? table.startIndex
+        var taken = 0, scanned = 0
+        let limit = min(maxScan, table.count)
+        while taken < count && scanned < limit {
+            if i == table.endIndex { i = table.startIndex }
+            let (k, e) = table[i]
+            if !volatileOnly || e.expireAt != 0 {
+                out.append(EvictionCandidate(shard: index, db: db, key: k, accessed: e.accessed, expireAt: e.expireAt))
+                taken += 1
+            }
+            scanned += 1
+            i = table.index(after: i)
+        }
+        evictionHand[db] = i == table.endIndex ? nil : table[i].key
+    }
+
+    /// Evicts a sampled key if it is still what was sampled (same LRU clock and deadline, and
+    /// a TTL when `volatileOnly`). Returns the bytes freed, nil when the key changed or left.
+    func evict(_ c: EvictionCandidate, volatileOnly: Bool) -> Int? {
+        guard let i = tables[c.db].index(forKey: c.key) else { return nil }
+        let e = tables[c.db].values[i]
+        guard e.accessed == c.accessed, e.expireAt == c.expireAt, !volatileOnly || e.expireAt != 0 else { return nil }
+        tables[c.db].remove(at: i)
+        let freed = e.cost(c.key)
+        removed(c.db, c.key, e)
+        if !watched.isEmpty { touch(c.db, c.key) }
+        events?.keyEvicted(db: c.db, key: c.key)
+        return freed
+    }
+}
+
+/// A key sampled for eviction, with what it was judged on.
+struct EvictionCandidate: Sendable {
+    let shard: Int
+    let db: Int
+    let key: Key
+    let accessed: UInt32
+    let expireAt: Int64
+}
+
+/// The keyspace-wide byte count the shards report into (maxmemory's fast check).
+public final class MemoryCounter: Sendable {
+    public let total = Atomic<Int>(0)
+    public init() {}
 }
 
 struct WatchKey: Hashable {
@@ -181,4 +322,10 @@ struct WatchKey: Hashable {
 /// shard lock held, so an implementation must not take shard locks.
 public protocol KeyEvents: AnyObject, Sendable {
     func keyExpired(db: Int, key: Key)
+    /// A key removed by maxmemory eviction (Redis's `evicted` event).
+    func keyEvicted(db: Int, key: Key)
+}
+
+extension KeyEvents {
+    public func keyEvicted(db: Int, key: Key) {}
 }

@@ -25,12 +25,24 @@ public enum PackedLimits {
 
 public struct HashValue: Sendable {
     var packed = PackedList()
-    var table: [Key: [UInt8]]? = nil
+    /// The table form, boxed with its byte count so `approximateBytes` stays O(1) (the key
+    /// space's memory accounting asks on every write). Copy-on-write like any collection.
+    private var box: HashTable? = nil
 
     public init() {}
 
-    public var count: Int { table?.count ?? packed.count / 2 }
-    public var isPacked: Bool { table == nil }
+    var table: [Key: [UInt8]]? { box?.dict }
+    public var count: Int { box?.dict.count ?? packed.count / 2 }
+    public var isPacked: Bool { box == nil }
+
+    /// Accounted cost of one field in table form: both byte arrays (32-byte headers) and the
+    /// table slot (two references at a 3/4 load factor).
+    static let tableFieldOverhead = 86
+
+    private mutating func uniqueBox() -> HashTable {
+        if !isKnownUniquelyReferenced(&box) { box = HashTable(box!.dict, bytes: box!.bytes) }
+        return box!
+    }
 
     /// Finds a field in the packed form: the byte range of the pair and the value's bytes.
     private func findPacked(_ field: UnsafeRawBufferPointer) -> (pair: Range<Int>, valueRange: Range<Int>)? {
@@ -53,7 +65,7 @@ public struct HashValue: Sendable {
     }
 
     public func withValue<R>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
-        if let table {
+        if let table = box?.dict {
             guard let v = table[Key(field)] else { return body(nil) }
             return v.withUnsafeBytes { body($0) }
         }
@@ -66,15 +78,21 @@ public struct HashValue: Sendable {
     }
 
     public func contains(_ field: UnsafeRawBufferPointer) -> Bool {
-        if let table { return table[Key(field)] != nil }
+        if let box { return box.dict[Key(field)] != nil }
         return findPacked(field) != nil
     }
 
     /// Sets a field; returns true when the field is new.
     @discardableResult
     public mutating func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
-        if table != nil {
-            return table!.updateValue(Array(value), forKey: Key(field)) == nil
+        if box != nil {
+            let t = uniqueBox()
+            if let old = t.dict.updateValue(Array(value), forKey: Key(field)) {
+                t.bytes += value.count - old.count
+                return false
+            }
+            t.bytes += field.count + value.count + HashValue.tableFieldOverhead
+            return true
         }
         if field.count > PackedLimits.maxElementBytes || value.count > PackedLimits.maxElementBytes {
             convertToTable()
@@ -96,7 +114,12 @@ public struct HashValue: Sendable {
 
     /// Removes a field; returns true when it existed.
     public mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
-        if table != nil { return table!.removeValue(forKey: Key(field)) != nil }
+        if box != nil {
+            let t = uniqueBox()
+            guard let old = t.dict.removeValue(forKey: Key(field)) else { return false }
+            t.bytes -= field.count + old.count + HashValue.tableFieldOverhead
+            return true
+        }
         guard let found = findPacked(field) else { return false }
         packed.remove(found.pair, removing: 2)
         return true
@@ -104,7 +127,7 @@ public struct HashValue: Sendable {
 
     /// Visits every field and value: insertion order when packed, table order otherwise.
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
-        if let table {
+        if let table = box?.dict {
             for (k, v) in table {
                 k.bytes.withUnsafeBytes { kp in v.withUnsafeBytes { vp in body(kp, vp) } }
             }
@@ -122,28 +145,60 @@ public struct HashValue: Sendable {
     private mutating func convertToTable() {
         var t: [Key: [UInt8]] = [:]
         t.reserveCapacity(count + 1)
-        forEach { f, v in t[Key(f)] = Array(v) }
-        table = t
+        var bytes = 0
+        forEach { f, v in
+            t[Key(f)] = Array(v)
+            bytes += f.count + v.count + HashValue.tableFieldOverhead
+        }
+        box = HashTable(t, bytes: bytes)
         packed = PackedList()
     }
 
-    /// Payload plus container overhead, for INFO and MEMORY USAGE estimates.
+    /// Payload plus container overhead, O(1): what the memory accounting charges for this value.
     public var approximateBytes: Int {
-        if let table {
-            return table.reduce(64) { $0 + $1.key.bytes.count + $1.value.count + 96 }
-        }
+        if let box { return box.bytes + 112 }
         return packed.bytes.count + 32
+    }
+}
+
+/// A hash's table form and its accounted size.
+final class HashTable: @unchecked Sendable {
+    var dict: [Key: [UInt8]]
+    var bytes: Int
+    init(_ dict: [Key: [UInt8]], bytes: Int) {
+        self.dict = dict
+        self.bytes = bytes
+    }
+}
+
+/// A set's table form and its accounted size.
+final class SetTable: @unchecked Sendable {
+    var members: Set<Key>
+    var bytes: Int
+    init(_ members: Set<Key>, bytes: Int) {
+        self.members = members
+        self.bytes = bytes
     }
 }
 
 public struct SetValue: Sendable {
     var packed = PackedList()
-    var table: Set<Key>? = nil
+    /// The table form and its byte count (see HashValue).
+    private var box: SetTable? = nil
 
     public init() {}
 
-    public var count: Int { table?.count ?? packed.count }
-    public var isPacked: Bool { table == nil }
+    var table: Set<Key>? { box?.members }
+    public var count: Int { box?.members.count ?? packed.count }
+    public var isPacked: Bool { box == nil }
+
+    /// Accounted cost of one member in table form: its byte array and its table slot.
+    static let tableMemberOverhead = 43
+
+    private mutating func uniqueBox() -> SetTable {
+        if !isKnownUniquelyReferenced(&box) { box = SetTable(box!.members, bytes: box!.bytes) }
+        return box!
+    }
 
     private func findPacked(_ member: UnsafeRawBufferPointer) -> Range<Int>? {
         var result: Range<Int>? = nil
@@ -155,32 +210,41 @@ public struct SetValue: Sendable {
     }
 
     public func contains(_ member: UnsafeRawBufferPointer) -> Bool {
-        if let table { return table.contains(Key(member)) }
+        if let box { return box.members.contains(Key(member)) }
         return findPacked(member) != nil
     }
 
     /// Adds a member; returns true when it is new.
     @discardableResult
     public mutating func insert(_ member: UnsafeRawBufferPointer) -> Bool {
-        if table != nil { return table!.insert(Key(member)).inserted }
-        if findPacked(member) != nil { return false }
-        if count >= PackedLimits.maxEntries || member.count > PackedLimits.maxElementBytes {
+        if box == nil {
+            if findPacked(member) != nil { return false }
+            if count < PackedLimits.maxEntries && member.count <= PackedLimits.maxElementBytes {
+                packed.append(member)
+                return true
+            }
             convertToTable()
-            return table!.insert(Key(member)).inserted
         }
-        packed.append(member)
+        let t = uniqueBox()
+        guard t.members.insert(Key(member)).inserted else { return false }
+        t.bytes += member.count + SetValue.tableMemberOverhead
         return true
     }
 
     public mutating func remove(_ member: UnsafeRawBufferPointer) -> Bool {
-        if table != nil { return table!.remove(Key(member)) != nil }
+        if box != nil {
+            let t = uniqueBox()
+            guard t.members.remove(Key(member)) != nil else { return false }
+            t.bytes -= member.count + SetValue.tableMemberOverhead
+            return true
+        }
         guard let r = findPacked(member) else { return false }
         packed.remove(r, removing: 1)
         return true
     }
 
     public func forEach(_ body: (UnsafeRawBufferPointer) -> Void) {
-        if let table {
+        if let table = box?.members {
             for k in table { k.bytes.withUnsafeBytes { body($0) } }
             return
         }
@@ -190,13 +254,18 @@ public struct SetValue: Sendable {
     private mutating func convertToTable() {
         var t = Set<Key>()
         t.reserveCapacity(count + 1)
-        forEach { t.insert(Key($0)) }
-        table = t
+        var bytes = 0
+        forEach {
+            t.insert(Key($0))
+            bytes += $0.count + SetValue.tableMemberOverhead
+        }
+        box = SetTable(t, bytes: bytes)
         packed = PackedList()
     }
 
+    /// Payload plus container overhead, O(1) (see HashValue).
     public var approximateBytes: Int {
-        if let table { return table.reduce(64) { $0 + $1.bytes.count + 64 } }
+        if let box { return box.bytes + 112 }
         return packed.bytes.count + 32
     }
 }
@@ -205,6 +274,10 @@ public struct SetValue: Sendable {
 /// currently holds a record for (so EXPIRE never touches the wheel when it only extends).
 public struct Entry: Sendable {
     public var value: Value
+    /// The LRU clock (`Entry.lruTick`) when the key was last read or written, for the LRU
+    /// eviction policies. Declared right after `value` so it sits in the padding before
+    /// `expireAt`: the entry stays 48 bytes.
+    var accessed: UInt32 = 0
     /// Unix milliseconds; 0 means no TTL.
     public var expireAt: Int64 = 0
     /// The deadline of this key's live timer-wheel record; 0 when it has none.
@@ -219,6 +292,33 @@ public struct Entry: Sendable {
     /// (PTTL counts down ..., 1, 0, then -2).
     @inline(__always) public func isExpired(_ now: Int64) -> Bool {
         expireAt != 0 && expireAt < now
+    }
+
+    /// The LRU clock: Unix time in units of 1,024 ms (Redis's LRU clock ticks once a second),
+    /// 32 bits, which lasts until 2109.
+    @inline(__always) static func lruTick(_ now: Int64) -> UInt32 {
+        UInt32(truncatingIfNeeded: now >> 10)
+    }
+
+    /// Table slot, entry and key array overhead charged per key by the memory accounting: the
+    /// dictionary stores an 8-byte key reference and this 48-byte entry at a 3/4 load factor,
+    /// and the key's bytes live in an array with a 32-byte header.
+    static let keyOverhead = 107
+
+    /// What the memory accounting charges for this entry under `key`. O(1).
+    @inline(__always) func cost(_ key: Key) -> Int {
+        Entry.keyOverhead + key.bytes.count + value.approximateBytes
+    }
+}
+
+extension Value {
+    /// Payload plus container overhead, O(1).
+    @inline(__always) public var approximateBytes: Int {
+        switch self {
+        case .string(let s): return s.count == 0 ? 0 : 32 + s.count
+        case .hash(let h): return h.approximateBytes
+        case .set(let s): return s.approximateBytes
+        }
     }
 }
 
