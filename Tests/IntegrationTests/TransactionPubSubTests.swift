@@ -128,6 +128,36 @@ struct TransactionPubSubDifferentialTests {
     }
 }
 
+@Suite("Keyspace notifications against redis-server",
+       .enabled(if: ExternalTools.redisServerEnabled, "redis-server is not on PATH (set CI=true to make this a failure)"))
+struct KeyspaceNotificationDifferentialTests {
+    /// The same writes on both servers; the keyevent messages a subscriber receives must be
+    /// the same bytes in the same order.
+    @Test func writeEventsMatchRedis() throws {
+        let d = try Differential()
+        try d.check("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        try d.check("CONFIG", "GET", "notify-keyspace-events")
+        let sub = (try RESPClient(port: d.redis.port), try d.sesame.client())
+        _ = (try sub.0.call("PSUBSCRIBE", "__keyevent@0__:*"), try sub.1.call("PSUBSCRIBE", "__keyevent@0__:*"))
+        let writes: [[String]] = [
+            ["SET", "a", "1"], ["SET", "b", "1", "EX", "100"], ["SETEX", "c", "100", "v"], ["SETNX", "d", "v"],
+            ["EXPIRE", "a", "100"], ["PERSIST", "a"], ["DEL", "a", "zz", "b"], ["HSET", "h", "f", "v"],
+            ["HDEL", "h", "f"], ["SADD", "s", "m"], ["SADD", "s", "m"], ["SREM", "s", "m"], ["EXPIRE", "c", "-1"],
+            ["INCR", "n"], ["APPEND", "n", "0"], ["RENAME", "n", "n2"], ["GETDEL", "n2"],
+        ]
+        for w in writes { try d.check(args: w) }
+        try d.check("PING")  // every event of the writes above has been published by now
+        var redisEvents: [[UInt8]] = [], sesameEvents: [[UInt8]] = []
+        for _ in 0..<22 {
+            redisEvents.append(try sub.0.readReply())
+            sesameEvents.append(try sub.1.readReply())
+        }
+        for (r, s) in zip(redisEvents, sesameEvents) {
+            #expect(r == s, "event: redis \(printable(r)) sesame \(printable(s))")
+        }
+    }
+}
+
 @Suite("Transactions and Pub/Sub, Sesame only", .serialized)
 struct TransactionPubSubTests {
     /// Writers set keys in different shards to one common value inside MULTI/EXEC while a

@@ -58,6 +58,7 @@ func hsetGeneric(_ c: Client, _ args: Arguments, name: String) {
     }
     guard let added else { c.reply.error(RedisError.wrongType); return }
     if name == "hmset" { c.reply.ok() } else { c.reply.integer(added) }
+    c.notify(.hash, "hset", args[1])
 }
 
 func hgetCommand(_ c: Client, _ args: Arguments) {
@@ -106,18 +107,21 @@ func hgetallCommand(_ c: Client, _ args: Arguments) {
 
 func hdelCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
+    var emptied = false
     let removed: Int? = c.withKey(args, 1) { shard, key in
         shard.mutate(c.db, key, now: now) { slot -> Int? in
             guard slot != nil else { return 0 }
             guard var h = slot!.takeHash() else { return nil }
             var n = 0
             for j in 2..<args.count where h.remove(args[j]) { n += 1 }
-            if h.count == 0 { slot = nil } else { slot!.value = .hash(h) }
+            if h.count == 0 { slot = nil; emptied = true } else { slot!.value = .hash(h) }
             return n
         }
     }
     guard let removed else { c.reply.error(RedisError.wrongType); return }
     c.reply.integer(removed)
+    if removed > 0 { c.notify(.hash, "hdel", args[1]) }
+    if emptied { c.notify(.generic, "del", args[1]) }
 }
 
 func hlenCommand(_ c: Client, _ args: Arguments) {

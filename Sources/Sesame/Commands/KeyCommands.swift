@@ -42,10 +42,16 @@ func forEachKeyLocked(_ c: Client, _ args: Arguments, from first: Int, _ body: (
 func delCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
     var deleted = 0
+    let notifying = c.server.notifier.active
+    var deletedKeys: [Key] = []
     forEachKeyLocked(c, args, from: 1) { shard, key in
-        if shard.remove(c.db, key, now: now) { deleted += 1 }
+        if shard.remove(c.db, key, now: now) {
+            deleted += 1
+            if notifying { deletedKeys.append(key) }
+        }
     }
     c.reply.integer(deleted)
+    for key in deletedKeys { key.bytes.withUnsafeBytes { c.notify(.generic, "del", $0) } }
 }
 
 func existsCommand(_ c: Client, _ args: Arguments) {
@@ -103,7 +109,7 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
             if when <= now {
                 // A deadline already past deletes the key, as Redis does.
                 slot = nil
-                return 1
+                return 2
             }
             e.expireAt = when
             shard.scheduleExpiry(c.db, key, &e)
@@ -111,7 +117,9 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
             return 1
         }
     }
-    c.reply.integer(result)
+    c.reply.integer(min(result, 1))
+    if result == 1 { c.notify(.generic, "expire", args[1]) }
+    if result == 2 { c.notify(.generic, "del", args[1]) }
 }
 
 func ttlGeneric(_ c: Client, _ args: Arguments, milliseconds: Bool) {
@@ -135,6 +143,7 @@ func persistCommand(_ c: Client, _ args: Arguments) {
         }
     }
     c.reply.integer(result)
+    if result == 1 { c.notify(.generic, "persist", args[1]) }
 }
 
 /// EXPIRETIME / PEXPIRETIME: the absolute deadline (Unix seconds, rounded, / ms), -1 without a

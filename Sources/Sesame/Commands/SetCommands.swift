@@ -52,22 +52,26 @@ func saddCommand(_ c: Client, _ args: Arguments) {
     }
     guard let added else { c.reply.error(RedisError.wrongType); return }
     c.reply.integer(added)
+    if added > 0 { c.notify(.set, "sadd", args[1]) }
 }
 
 func sremCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
+    var emptied = false
     let removed: Int? = c.withKey(args, 1) { shard, key in
         shard.mutate(c.db, key, now: now) { slot -> Int? in
             guard slot != nil else { return 0 }
             guard var s = slot!.takeSet() else { return nil }
             var n = 0
             for j in 2..<args.count where s.remove(args[j]) { n += 1 }
-            if s.count == 0 { slot = nil } else { slot!.value = .set(s) }
+            if s.count == 0 { slot = nil; emptied = true } else { slot!.value = .set(s) }
             return n
         }
     }
     guard let removed else { c.reply.error(RedisError.wrongType); return }
     c.reply.integer(removed)
+    if removed > 0 { c.notify(.set, "srem", args[1]) }
+    if emptied { c.notify(.generic, "del", args[1]) }
 }
 
 func smembersCommand(_ c: Client, _ args: Arguments) {

@@ -67,6 +67,7 @@ func setCommand(_ c: Client, _ args: Arguments) {
                                       relative: o.expireKind <= 2, now: now, command: "set") else { return }
         expireAt = at
     }
+    var written = false
     c.withKey(args, 1) { shard, key in
         shard.mutate(c.db, key, now: now) { slot in
             if o.get {
@@ -84,8 +85,13 @@ func setCommand(_ c: Client, _ args: Arguments) {
             var entry = Entry(value: .string(args.bytes(2)), expireAt: expireAt)
             if o.keepTTL, let old = slot { entry.expireAt = old.expireAt }
             shard.overwrite(c.db, key, &slot, with: entry)
+            written = true
             if !o.get { c.reply.ok() }
         }
+    }
+    if written {
+        c.notify(.string, "set", args[1])
+        if expireAt != 0 { c.notify(.generic, "expire", args[1]) }
     }
 }
 
@@ -114,6 +120,8 @@ private func setWithTTL(_ c: Client, _ args: Arguments, seconds: Bool, command: 
         }
     }
     c.reply.ok()
+    c.notify(.string, "set", args[1])
+    c.notify(.generic, "expire", args[1])
 }
 
 func setexCommand(_ c: Client, _ args: Arguments) { setWithTTL(c, args, seconds: true, command: "setex") }
@@ -129,6 +137,7 @@ func setnxCommand(_ c: Client, _ args: Arguments) {
         }
     }
     c.reply.integer(created ? 1 : 0)
+    if created { c.notify(.string, "set", args[1]) }
 }
 
 // MARK: - GETEX, GETDEL, GETSET

@@ -66,7 +66,8 @@ public struct NotifyClass: OptionSet, Sendable {
             if contains(.stream) { s += "t" }
             if contains(.module) { s += "d" }
         }
-        if contains(.newKey) { s += "n" }
+        // Redis prints 'n' only when 'A' is not set (keyspaceEventsFlagsToString).
+        if contains(.newKey) && !isSuperset(of: .all) { s += "n" }
         if contains(.keyspace) { s += "K" }
         if contains(.keyevent) { s += "E" }
         if contains(.keyMiss) { s += "m" }
