@@ -72,11 +72,12 @@ public struct CommandSpec: Sendable {
 /// spec (its name in COMMAND output and in error texts, as in Redis), and a command renamed
 /// to "" is gone from the table, so it answers as an unknown command and COMMAND omits it.
 public final class CommandTable: @unchecked Sendable {
-    public private(set) var specs: [CommandSpec] = []
-    private var slots: [Int32]
-    private var names: [[UInt8]] = []
+    // All `let`: built once, read on every command without run-time exclusivity checks.
+    public let specs: [CommandSpec]
+    private let slots: [Int32]
+    private let names: [[UInt8]]
     private let mask: Int
-    private var longestName = 0
+    private let longestName: Int
 
     /// `renames` are applied in order, each to the name the command has at that point
     /// (Configuration validated them).
@@ -88,20 +89,25 @@ public final class CommandTable: @unchecked Sendable {
         }
         var size = 64
         while size < named.count * 4 { size <<= 1 }
-        mask = size - 1
-        slots = Array(repeating: -1, count: size)
-        for n in named { add(n.spec, as: n.name) }
-    }
-
-    private func add(_ spec: CommandSpec, as name: String) {
-        let bytes = Array(name.lowercased().utf8)
-        longestName = max(longestName, bytes.count)
-        let index = Int32(specs.count)
-        specs.append(spec)
-        names.append(bytes)
-        var i = bytes.withUnsafeBytes { CommandTable.hash($0) } & mask
-        while slots[i] >= 0 { i = (i + 1) & mask }
-        slots[i] = index
+        let mask = size - 1
+        var slots = [Int32](repeating: -1, count: size)
+        var table: [CommandSpec] = []
+        var names: [[UInt8]] = []
+        var longest = 0
+        for n in named {
+            let bytes = Array(n.name.lowercased().utf8)
+            longest = max(longest, bytes.count)
+            var i = bytes.withUnsafeBytes { CommandTable.hash($0) } & mask
+            while slots[i] >= 0 { i = (i + 1) & mask }
+            slots[i] = Int32(table.count)
+            table.append(n.spec)
+            names.append(bytes)
+        }
+        self.mask = mask
+        self.slots = slots
+        self.specs = table
+        self.names = names
+        self.longestName = longest
     }
 
     @inline(__always) static func hash(_ p: UnsafeRawBufferPointer) -> Int {

@@ -11,17 +11,17 @@ public enum Dispatcher {
         }
         guard let spec = client.server.commands.lookup(args[0]) else {
             client.reply.error(RedisError.unknownCommandText(args))
-            client.multi?.failed = true
+            client.failMulti()
             return
         }
         if !spec.arityOK(args.count) {
             client.reply.error(string: RedisError.arity(spec.name))
-            client.multi?.failed = true
+            client.failMulti()
             return
         }
         if !client.authenticated && !spec.flags.contains(.noAuth) {
             client.reply.error(RedisError.noAuth)
-            client.multi?.failed = true
+            client.failMulti()
             return
         }
         if client.isSubscribed && !client.resp3 && !allowedWhileSubscribed(spec.name) {
@@ -30,11 +30,11 @@ public enum Dispatcher {
         }
         if client.server.eviction.maxMemory != 0 && overMaxMemory(client, spec) {
             client.reply.error(RedisError.oom)
-            client.multi?.failed = true
+            client.failMulti()
             return
         }
-        if client.multi != nil && !runsInsideMulti(spec.name) {
-            client.multi!.queued.append(OwnedArguments(args.toArrays()))
+        if client.inMulti && !runsInsideMulti(spec.name) {
+            client.queueInMulti(OwnedArguments(args.toArrays()))
             client.reply.simple("QUEUED")
             return
         }

@@ -53,7 +53,7 @@ extension Client {
 func subscribeGeneric(_ c: Client, _ args: Arguments, pattern: Bool) {
     for i in 1..<args.count {
         let ch = args.key(i)
-        let inserted = pattern ? c.patterns.insert(ch).inserted : c.channels.insert(ch).inserted
+        let inserted = c.insertSubscription(ch, pattern: pattern)
         if inserted { c.server.pubsub.subscribe(ch, c.subscriber, pattern: pattern) }
         c.subscriptionReply(pattern ? "psubscribe" : "subscribe", ch.bytes)
     }
@@ -69,7 +69,7 @@ func unsubscribeGeneric(_ c: Client, _ args: Arguments, pattern: Bool) {
         targets = (1..<args.count).map { args.key($0) }
     }
     for ch in targets {
-        let removed = pattern ? c.patterns.remove(ch) != nil : c.channels.remove(ch) != nil
+        let removed = c.removeSubscription(ch, pattern: pattern)
         if removed { c.server.pubsub.unsubscribe(ch, c.subscriber, pattern: pattern) }
         c.subscriptionReply(kind, ch.bytes)
     }

@@ -48,7 +48,7 @@ func watchCommand(_ c: Client, _ args: Arguments) {
         shard.lock.withLock {
             let alive = shard.tables[c.db][key].map { !$0.isExpired(now) } ?? false
             let version = shard.watch(c.db, key)
-            c.watched.append(WatchedKey(db: c.db, key: key, shard: index, version: version, alive: alive))
+            c.addWatched(WatchedKey(db: c.db, key: key, shard: index, version: version, alive: alive))
         }
     }
     c.reply.ok()
