@@ -61,4 +61,18 @@ struct ClientCommandsTests {
         #expect(try c.call("CLIENT", "NO-EVICT", "on") == bytes("+OK\r\n"))
         #expect(try c.call("GET", "a") == bytes("$1\r\n1\r\n"))
     }
+
+    @Test func monitorStreamsOtherClientsCommandsInRedisFormat() throws {
+        let sesame = try SesameInstance(threads: 2)
+        let monitor = try sesame.client()
+        #expect(try monitor.call("MONITOR") == bytes("+OK\r\n"))
+        let c = try sesame.client()
+        _ = try c.call(args: ["SET", "a\"b", "x\ny\u{1}"])
+        _ = try c.call("AUTH", "secret")
+        let set = String(decoding: try monitor.readReply(), as: UTF8.self)
+        #expect(set.hasPrefix("+1") && set.hasSuffix(" \"SET\" \"a\\\"b\" \"x\\ny\\x01\"\r\n"), "\(set)")
+        #expect(set.contains(" [0 127.0.0.1:"))
+        let auth = String(decoding: try monitor.readReply(), as: UTF8.self)
+        #expect(auth.hasSuffix(" \"AUTH\" \"(redacted)\"\r\n"), "\(auth)")
+    }
 }

@@ -2,7 +2,7 @@
 
 func allCommands() -> [CommandSpec] {
     connectionCommands + serverCommands + keyCommands + stringCommands + hashCommands + setCommands
-        + debugCommands + transactionCommands + pubsubCommands
+        + debugCommands + transactionCommands + pubsubCommands + monitorCommands
         + scanCommands + objectCommands + adminCommands + configCommands
 }
 

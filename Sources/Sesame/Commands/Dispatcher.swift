@@ -39,6 +39,9 @@ public enum Dispatcher {
             return
         }
         client.lastCommandName = spec.name
+        if client.server.monitors.count.load(ordering: .relaxed) > 0 {
+            client.server.monitors.feed(client, args, hub: client.server.pubsub)
+        }
         spec.handler(client, args)
     }
 

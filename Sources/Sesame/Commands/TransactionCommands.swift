@@ -115,6 +115,7 @@ extension Client {
         unwatchAll()
         multi = nil
         if isSubscribed { unsubscribeAll() }
+        if server.monitors.count.load(ordering: .relaxed) > 0 { server.monitors.remove(clientID: id) }
     }
 
     /// Drops every WATCH (after EXEC, DISCARD, UNWATCH, and when the connection closes).

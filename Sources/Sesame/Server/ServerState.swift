@@ -43,6 +43,7 @@ public final class ServerState: Sendable {
     /// Pub/Sub subscriptions and the event loops' mailboxes.
     public let pubsub: PubSubHub
     public let clients = ClientRegistry()
+    public let monitors = MonitorHub()
     public let runtimeConfig = RuntimeConfig()
     let notifier: KeyspaceNotifier
     let notifyFlagsText = Mutex<String>("")
