@@ -27,7 +27,7 @@ private func state(for mode: UInt8) -> (ServerState, ManualClock) {
     // Small limits so the fuzzer reaches every limit path with short inputs.
     config.limits.maxBulkLength = 1 << 20
     config.limits.maxMultibulkLength = 1024
-    config.limits.maxInlineLength = 4096
+    config.limits.maxInlineLength = 1024
     // COMMAND writes the whole command table (~60 KB) whatever its input; left in, it took
     // 60% of the fuzzer's time. Disabled through rename-command, which this also exercises.
     try! config.addRename("command", "")

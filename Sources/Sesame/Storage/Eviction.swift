@@ -5,7 +5,8 @@
 // a TTL).
 //
 // What is measured: the keyspace's accounted bytes (Entry.cost: keys, values and per-key
-// overhead), kept current by the shards on every write. Not the allocator's figure: glibc's
+// overhead), kept current by the shards on every write and summed in one shared counter that
+// trails the exact figure by at most 1/64 of maxmemory (Keyspace.boundAccountingError). Not the allocator's figure: glibc's
 // mallinfo2 walks every free chunk and took 41 ms on a heap with 330K free chunks, far too slow
 // to ask per command. So maxmemory bounds the data set, not client buffers or fragmentation;
 // leave headroom (docs/SECURITY.md). Tests may inject a measurement (`memoryUsage`).
@@ -40,7 +41,10 @@ public final class Eviction: Sendable {
     /// time, hence atomics (relaxed: a command that races a change sees the old or new value).
     public var maxMemory: Int {
         get { limit.load(ordering: .relaxed) }
-        set { limit.store(max(0, newValue), ordering: .relaxed) }
+        set {
+            limit.store(max(0, newValue), ordering: .relaxed)
+            keyspace.boundAccountingError(maxMemory: max(0, newValue))
+        }
     }
     public var policy: EvictionPolicy {
         get { EvictionPolicy.allCases[Int(policyIndex.load(ordering: .relaxed))] }
@@ -77,6 +81,7 @@ public final class Eviction: Sendable {
         self.measure = memoryUsage
         let seed = secureRandomBytes(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
         rngState = Atomic(seed)
+        keyspace.boundAccountingError(maxMemory: max(0, maxMemory))
     }
 
     /// The figure compared with maxmemory (INFO used_memory_dataset).

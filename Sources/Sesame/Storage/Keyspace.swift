@@ -10,8 +10,9 @@ public final class Keyspace: @unchecked Sendable {
     public let clock: any SesameClock
     private let shardMask: Int
     /// The keyspace-wide accounted bytes, as the shards report them (each shard's unreported
-    /// change stays under `accountingSlack`).
-    let memory = MemoryCounter()
+    /// change stays under the slack).
+    let memory: MemoryCounter
+    private let accountingSlack: Int
 
     /// `shardCount` is rounded up to a power of two (and at most 16384, one per slot).
     /// `accountingSlack`: bytes a shard may change before reporting to the shared counter
@@ -24,11 +25,20 @@ public final class Keyspace: @unchecked Sendable {
         self.clock = clock
         self.shardMask = n - 1
         let now = clock.nowMilliseconds()
-        let memory = self.memory
+        let memory = MemoryCounter(slack: accountingSlack)
+        self.memory = memory
+        self.accountingSlack = accountingSlack
         shards = (0..<n).map {
-            Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds,
-                  memory: memory, accountingSlack: accountingSlack)
+            Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds, memory: memory)
         }
+    }
+
+    /// Bounds the shared counter's error to about 1/64 of `maxMemory` (all shards drifting
+    /// together), so a small limit is still enforced closely; 0 = no limit, the default slack.
+    public func boundAccountingError(maxMemory: Int) {
+        let slack = maxMemory == 0 ? accountingSlack : min(accountingSlack, maxMemory / (shards.count * 64))
+        memory.slack.store(slack, ordering: .relaxed)
+        for s in shards { s.lock.withLock { s.reportDrift() } }
     }
 
     /// Accounted bytes of every key and value (Entry.cost), from the shared counter: one atomic

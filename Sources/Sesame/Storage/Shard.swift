@@ -33,19 +33,17 @@ public final class Shard: @unchecked Sendable {
     /// The part of `usedBytes` already added to `memory` (the keyspace-wide counter).
     private var reportedBytes = 0
     private let memory: MemoryCounter
-    private let accountingSlack: Int
     /// Keys with a TTL, per database.
     private(set) var volatileKeys: [Int]
     /// Where eviction sampling resumes in each database's table (see sampleForEviction).
     private var evictionHand: [Key?]
 
     init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64,
-         memory: MemoryCounter = MemoryCounter(), accountingSlack: Int = 4096) {
+         memory: MemoryCounter = MemoryCounter(slack: 4096)) {
         self.index = index
         tables = Array(repeating: [:], count: databases)
         wheel = TimerWheel(now: now, tickMilliseconds: tickMilliseconds)
         self.memory = memory
-        self.accountingSlack = accountingSlack
         volatileKeys = Array(repeating: 0, count: databases)
         evictionHand = Array(repeating: nil, count: databases)
     }
@@ -58,7 +56,17 @@ public final class Shard: @unchecked Sendable {
     private func account(_ delta: Int) {
         usedBytes += delta
         let drift = usedBytes - reportedBytes
-        if drift > accountingSlack || drift < -accountingSlack {
+        let slack = memory.slack.load(ordering: .relaxed)
+        if drift > slack || drift < -slack {
+            memory.total.add(drift, ordering: .relaxed)
+            reportedBytes = usedBytes
+        }
+    }
+
+    /// Reports any unreported drift now (after the slack shrank).
+    func reportDrift() {
+        let drift = usedBytes - reportedBytes
+        if drift != 0 {
             memory.total.add(drift, ordering: .relaxed)
             reportedBytes = usedBytes
         }
@@ -307,10 +315,12 @@ struct EvictionCandidate: Sendable {
     let expireAt: Int64
 }
 
-/// The keyspace-wide byte count the shards report into (maxmemory's fast check).
+/// The keyspace-wide byte count the shards report into (maxmemory's fast check), and how far
+/// each shard may drift from it before reporting.
 public final class MemoryCounter: Sendable {
     public let total = Atomic<Int>(0)
-    public init() {}
+    let slack: Atomic<Int>
+    init(slack: Int) { self.slack = Atomic(slack) }
 }
 
 struct WatchKey: Hashable {

@@ -123,3 +123,34 @@ private func configError(_ body: () throws -> Void) -> String? {
         #expect(h.info("acl_access_denied_auth") == "0")
     }
 }
+
+@Suite struct HardenedConfigTests {
+    /// The hardened configuration in docs/SECURITY.md must stay valid and mean what it says.
+    @Test func documentedHardenedConfigParses() throws {
+        var root = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        root.removeLast(4)  // Tests/SesameTests/Security/AccessControlTests.swift
+        let doc = try readFile(root.joined(separator: "/") + "/docs/SECURITY.md")
+        let lines = doc.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(of: "```conf"),
+              let end = lines[(start + 1)...].firstIndex(of: "```") else {
+            Issue.record("no ```conf block in docs/SECURITY.md")
+            return
+        }
+        var c = Configuration()
+        try c.apply(fileContents: lines[(start + 1)..<end].joined(separator: "\n"))
+        #expect(c.protectedMode)
+        #expect(c.requirePass?.count ?? 0 >= 32)
+        #expect(c.maxMemoryPolicy == .volatileLRU)
+        #expect(c.maxMemory == 2 << 30)
+        #expect(c.limits.maxBulkLength == 1 << 20)
+        #expect(c.idleTimeoutSeconds == 300)
+        #expect(c.outputHardLimit == 64 << 20)
+        #expect(!c.enableDebugCommand)
+        let state = ServerState(configuration: c, clock: ManualClock())
+        for name in ["flushall", "flushdb", "swapdb", "config", "debug", "keys"] {
+            #expect(state.commands.lookup(name) == nil, "\(name) is still enabled")
+        }
+        #expect(state.commands.lookup("get") != nil)
+    }
+}
+
