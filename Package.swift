@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
-// Sesame: an in-memory RESP server for session stores. No package dependencies, no unsafeFlags:
-// other packages must be able to depend on Sesame as a test fixture.
+// Sesame: an in-memory RESP server for session stores. No package dependencies and no unsafe
+// compiler flags: other packages must be able to depend on Sesame as a test fixture.
 import PackageDescription
 
 let package = Package(
