@@ -62,7 +62,7 @@ public final class Eviction: Sendable {
     private let keyspace: Keyspace
     private let measure: (@Sendable () -> Int)?
     private let rngState: Atomic<UInt64>
-    private let pool = Mutex<[EvictionCandidate]>([])
+    private let pool = CandidatePool()
 
     static let poolSize = 16
     /// Most keys one command evicts before it runs anyway (Redis bounds eviction time per
@@ -125,8 +125,17 @@ public final class Eviction: Sendable {
         return z ^ (z >> 31)
     }
 
-    /// Evicts one key; returns the bytes freed, or nil when no key may be evicted.
+    /// Evicts one key; returns the bytes freed, or nil when no key may be evicted. Candidates
+    /// can be lost to other threads (used, changed, or their shard busy), so a few rounds of
+    /// sampling are tried before giving up.
     func evictOne(policy: EvictionPolicy, samples: Int) -> Int? {
+        for _ in 0..<4 {
+            if let freed = sampleAndEvict(policy: policy, samples: samples) { return freed }
+        }
+        return nil
+    }
+
+    private func sampleAndEvict(policy: EvictionPolicy, samples: Int) -> Int? {
         let shards = keyspace.shards
         let volatileOnly = policy.volatileOnly
         let perDB = policy.isRandom ? 1 : samples
@@ -181,22 +190,34 @@ public final class Eviction: Sendable {
     /// Merges fresh samples into the pool and evicts the best candidate still valid.
     private func evictBest(adding fresh: [EvictionCandidate], policy: EvictionPolicy) -> Int? {
         let volatileOnly = policy.volatileOnly
-        while true {
-            let best: EvictionCandidate? = pool.withLock { pool in
-                for c in fresh where !pool.contains(where: { $0.shard == c.shard && $0.db == c.db && $0.key == c.key }) {
-                    pool.append(c)
-                }
-                pool.sort { Eviction.score($0, policy) < Eviction.score($1, policy) }
-                if pool.count > Eviction.poolSize { pool.removeLast(pool.count - Eviction.poolSize) }
-                return pool.isEmpty ? nil : pool.removeFirst()
+        pool.withLock { pool in
+            for c in fresh where !pool.contains(where: { $0.shard == c.shard && $0.db == c.db && $0.key == c.key }) {
+                pool.append(c)
             }
-            guard let c = best else { return nil }
+            pool.sort { Eviction.score($0, policy) < Eviction.score($1, policy) }
+            if pool.count > Eviction.poolSize { pool.removeLast(pool.count - Eviction.poolSize) }
+        }
+        // Each turn removes one candidate and this thread adds none, so the loop ends.
+        while let c = pool.withLock({ $0.isEmpty ? nil : $0.removeFirst() }) {
             let s = keyspace.shards[c.shard]
+            // A busy shard's candidate is dropped, not waited for; it can be sampled again.
             guard s.lock.tryLock() else { continue }
             let freed = s.evict(c, volatileOnly: volatileOnly)
             s.lock.unlock()
             if let freed { return freed }
             // Used, changed or deleted since it was sampled: try the next one.
         }
+        return nil
+    }
+}
+
+/// The eviction pool behind a pthread mutex (ShardLock) rather than Synchronization.Mutex,
+/// whose futex-based lock ThreadSanitizer cannot see, so it reported every use as a race.
+private final class CandidatePool: @unchecked Sendable {
+    private let lock = ShardLock()
+    private var candidates: [EvictionCandidate] = []
+
+    func withLock<R>(_ body: (inout [EvictionCandidate]) -> R) -> R {
+        lock.withLock { body(&candidates) }
     }
 }

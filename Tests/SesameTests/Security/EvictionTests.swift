@@ -378,3 +378,31 @@ private let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
 final class KeyspaceBox: Sendable {
     let keyspace = Mutex<Keyspace?>(nil)
 }
+
+@Suite struct EvictionConcurrencyTests {
+    @Test func threadsWritingAndReadingOverTheLimitNeitherHangNorOverrun() {
+        let perKey = costOfOneKey()
+        let h = MemoryHarness(maxMemory: 500 * perKey, policy: .allKeysLRU, shards: 16)
+        let refused = Countdown()  // an atomic counter
+        let state = h.state
+        let done = runThreads(4, timeout: .seconds(120)) { t in
+            let client = Client(id: 10 + t, server: state, output: ByteBuffer())
+            var rng = SplitMix64(seed: UInt64(t))
+            for i in 0..<4000 {
+                let key = padded("key", Int.random(in: 0..<3000, using: &rng), 4)
+                let args = i % 3 == 0 ? ["GET", key] : ["SET", key, String(repeating: "x", count: 100)]
+                client.output.clear()
+                OwnedArguments(args).withArguments { Dispatcher.execute(client, $0) }
+                if client.output.readableArray.first == UInt8(ascii: "-") { refused.done.add(1, ordering: .relaxed) }
+            }
+        }
+        #expect(done, "eviction hung or deadlocked")
+        let r = h.recount()
+        #expect(h.keyspace.usedBytes() == r.bytes)
+        #expect(r.bytes <= 500 * perKey + 4 * 2 * perKey, "over the limit: \(r.bytes) > \(500 * perKey)")
+        #expect(h.evicted > 1000)
+        // Candidates lost to other threads are retried; a refusal needs four lost rounds in a row.
+        let n = refused.done.load(ordering: .relaxed)
+        #expect(n <= 40, "\(n) writes refused")
+    }
+}
