@@ -18,6 +18,8 @@ let package = Package(
         // The benchmark harness measures any RESP server, so it does not depend on Sesame.
         .target(name: "SesameBenchCore", path: "Benchmarks/SesameBenchCore"),
         .executableTarget(name: "sesame-bench", dependencies: ["SesameBenchCore"], path: "Benchmarks/sesame-bench"),
+        // In-process request-path driver for callgrind/perf (Benchmarks/sesame-profile/main.swift).
+        .executableTarget(name: "sesame-profile", dependencies: ["Sesame"], path: "Benchmarks/sesame-profile"),
         .testTarget(name: "SesameTests", dependencies: ["Sesame"], path: "Tests/SesameTests"),
         .testTarget(name: "IntegrationTests", dependencies: ["Sesame"], path: "Tests/IntegrationTests"),
         // The fixture API as a user's test suite sees it, with a toy session middleware.

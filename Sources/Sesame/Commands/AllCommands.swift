@@ -11,7 +11,7 @@ extension Client {
     @inline(__always)
     func withKey<R>(_ args: Arguments, _ i: Int, _ body: (Shard, Key) -> R) -> R {
         let raw = args[i]
-        return keyspace.withShard(raw) { shard in body(shard, Key(raw)) }
+        return keyspace.withShard(raw) { shard in body(shard, key(from: raw)) }
     }
 
     @inline(__always) func hit() { server.loopStatsFor(self).keyspaceHits.add(1, ordering: .relaxed) }

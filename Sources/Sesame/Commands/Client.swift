@@ -34,6 +34,8 @@ public final class Client {
         var record: ClientRecord? = nil
         var lastCommandName = "NULL"
         var replyMode: ReplyMode = .on
+        /// Storage reused for the key of single-key commands (see `key(from:)`).
+        var keyScratch: [UInt8] = []
     }
     private let state: UnsafeMutablePointer<State>
 
@@ -94,6 +96,24 @@ public final class Client {
     public var lastCommandName: String { get { state.pointee.lastCommandName } set { state.pointee.lastCommandName = newValue } }
     /// CLIENT REPLY: on, off, or skip the next command's reply.
     @inline(__always) public var replyMode: ReplyMode { get { state.pointee.replyMode } set { state.pointee.replyMode = newValue } }
+
+    /// A Key for argument bytes without a heap allocation when the last key's storage can be
+    /// reused: the table lookup needs an owned Key, and most commands only read or update an
+    /// existing key, so allocating one per command was pure overhead (malloc + free per GET).
+    /// A key that gets inserted keeps the storage; the next call then allocates a fresh one.
+    /// Reuse is limited to storage at most 32 bytes larger than the key, so a stored key never
+    /// carries much unused capacity.
+    @inline(__always)
+    func key(from raw: UnsafeRawBufferPointer) -> Key {
+        let cap = state.pointee.keyScratch.capacity
+        if cap >= raw.count && cap <= raw.count + 32 {
+            state.pointee.keyScratch.removeAll(keepingCapacity: true)
+            state.pointee.keyScratch.append(contentsOf: raw)
+        } else {
+            state.pointee.keyScratch = Array(raw)
+        }
+        return Key(state.pointee.keyScratch)
+    }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
     @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }

@@ -35,7 +35,9 @@ public struct CommandFlags: OptionSet, Sendable {
     }
 }
 
-public struct CommandSpec: Sendable {
+/// A class, not a struct: the dispatcher fetches a spec per command, and copying a struct
+/// holding a String, an array and a closure cost three retains and releases every time.
+public final class CommandSpec: Sendable {
     /// Lowercase name as COMMAND reports it.
     public let name: String
     /// Redis convention: N means exactly N arguments including the name; -N means at least N.

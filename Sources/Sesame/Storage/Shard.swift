@@ -13,30 +13,39 @@
 
 import Synchronization
 
+/// Stored state opts out of Swift's run-time exclusivity checks (`@exclusivity(unchecked)`)
+/// in release builds: the shard lock already serialises threads, and the checks cost a
+/// thread-local access-set insert per property access on every command. `tables` is the one
+/// property held inout across a caller's closure (`mutate`), so debug builds, which run the
+/// test suite, keep its check: a handler that re-entered the shard inside `mutate` traps there.
 public final class Shard: @unchecked Sendable {
     public let index: Int
     public let lock = ShardLock()
     /// Guarded by `lock`. One table per database.
+    #if DEBUG
     var tables: [[Key: Entry]]
-    var wheel: TimerWheel
+    #else
+    @exclusivity(unchecked) var tables: [[Key: Entry]]
+    #endif
+    @exclusivity(unchecked) var wheel: TimerWheel
     /// Records that fell due but were not processed yet (expiry work is budgeted per loop turn).
-    var due: [WheelRecord] = []
+    @exclusivity(unchecked) var due: [WheelRecord] = []
     /// Keys removed by active or lazy expiry (INFO expired_keys).
-    var expiredKeys = 0
+    @exclusivity(unchecked) var expiredKeys = 0
     /// WATCHed keys of this shard: a version bumped by every change to the key, and how many
     /// clients watch it. Empty unless someone uses WATCH, so the write path pays one isEmpty.
-    var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
+    @exclusivity(unchecked) var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
     /// Where expirations are reported (keyspace notifications); nil when nobody listens.
-    var events: KeyEvents?
+    @exclusivity(unchecked) var events: KeyEvents?
     /// Bytes the memory accounting charges for this shard's keys: the sum of Entry.cost.
-    private(set) var usedBytes = 0
+    @exclusivity(unchecked) private(set) var usedBytes = 0
     /// The part of `usedBytes` already added to `memory` (the keyspace-wide counter).
-    private var reportedBytes = 0
+    @exclusivity(unchecked) private var reportedBytes = 0
     private let memory: MemoryCounter
     /// Keys with a TTL, per database.
-    private(set) var volatileKeys: [Int]
+    @exclusivity(unchecked) private(set) var volatileKeys: [Int]
     /// Where eviction sampling resumes in each database's table (see sampleForEviction).
-    private var evictionHand: [Key?]
+    @exclusivity(unchecked) private var evictionHand: [Key?]
 
     init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64,
          memory: MemoryCounter = MemoryCounter(slack: 4096)) {
