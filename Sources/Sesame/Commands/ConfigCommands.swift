@@ -242,6 +242,9 @@ func resetStats(_ server: ServerState) {
         s.netOutputBytes.store(0, ordering: .relaxed)
         s.keyspaceHits.store(0, ordering: .relaxed)
         s.keyspaceMisses.store(0, ordering: .relaxed)
+        s.eventloopCycles.store(0, ordering: .relaxed)
+        s.eventloopDurationSum.store(0, ordering: .relaxed)
+        s.eventloopDurationMax.store(0, ordering: .relaxed)
     }
     server.totalConnections.store(0, ordering: .relaxed)
     server.rejectedConnections.store(0, ordering: .relaxed)

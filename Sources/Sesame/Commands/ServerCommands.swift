@@ -110,7 +110,10 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "keyspace_hits:\(server.sum { $0.keyspaceHits.load(ordering: .relaxed) })",
                  "keyspace_misses:\(server.sum { $0.keyspaceMisses.load(ordering: .relaxed) })",
                  "pubsub_channels:0",
-                 "pubsub_patterns:0"]
+                 "pubsub_patterns:0",
+                 "eventloop_cycles:\(server.sum { $0.eventloopCycles.load(ordering: .relaxed) })",
+                 "eventloop_duration_sum:\(server.sum { $0.eventloopDurationSum.load(ordering: .relaxed) })",
+                 "eventloop_duration_max:\(server.loopStats.map { $0.eventloopDurationMax.load(ordering: .relaxed) }.max() ?? 0)"]
     case "replication":
         lines = ["# Replication", "role:master", "connected_slaves:0"]
     case "cpu":

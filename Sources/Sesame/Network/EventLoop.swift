@@ -108,6 +108,7 @@ final class EventLoop: @unchecked Sendable {
                 log.warning("event loop \(index): \(error)")
                 continue
             }
+            let startNs = n > 0 || expiryPending ? monotonicNanoseconds() : 0
             for i in 0..<n {
                 let ev = events[i]
                 let data = ev.data.u64
@@ -132,13 +133,26 @@ final class EventLoop: @unchecked Sendable {
                 nextIdleCheckAt = nowNs + 1_000_000_000
                 closeIdleClients()
             }
+            var endNs = nowNs
             if expiryPending || nowNs >= nextExpiryAt {
                 nextExpiryAt = nowNs + UInt64(tick) * 1_000_000
                 expiryPending = server.keyspace.expireCycle(first: index, stride: loopCount,
                                                             budget: server.configuration.expiryBudgetPerTurn)
+                endNs = monotonicNanoseconds()
+            }
+            if startNs != 0 || endNs != nowNs {
+                recordIteration(microseconds: Int((endNs - (startNs != 0 ? startNs : nowNs)) / 1000))
             }
         }
         closeAll()
+    }
+
+    private func recordIteration(microseconds us: Int) {
+        stats.eventloopCycles.add(1, ordering: .relaxed)
+        stats.eventloopDurationSum.add(us, ordering: .relaxed)
+        if us > stats.eventloopDurationMax.load(ordering: .relaxed) {
+            stats.eventloopDurationMax.store(us, ordering: .relaxed)  // only this loop writes it
+        }
     }
 
     /// Pub/Sub messages posted by any thread for this loop's connections.

@@ -16,6 +16,12 @@ public final class LoopStats: Sendable {
     public let keyspaceHits = Atomic<Int>(0)
     public let keyspaceMisses = Atomic<Int>(0)
     public let connections = Atomic<Int>(0)
+    /// Event-loop iterations with work (a wake-up that handled events or ran expiry), their
+    /// total and longest duration in microseconds: INFO stats eventloop_* (the longest is
+    /// Sesame's addition, so a stall such as a mass expiry shows up as a number).
+    public let eventloopCycles = Atomic<Int>(0)
+    public let eventloopDurationSum = Atomic<Int>(0)
+    public let eventloopDurationMax = Atomic<Int>(0)
     public init() {}
 }
 
