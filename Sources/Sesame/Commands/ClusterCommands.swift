@@ -25,9 +25,27 @@ func clusterConnectionFlag(_ c: Client, _ args: Arguments) {
     c.reply.ok()
 }
 
+/// Redis 7's CLUSTER subcommands that manage a multi-node cluster.
+private let clusterManagementSubcommands: Set<String> = [
+    "addslots", "addslotsrange", "bumpepoch", "count-failure-reports", "delslots", "delslotsrange",
+    "failover", "flushslots", "forget", "links", "meet", "replicas", "replicate", "reset", "saveconfig",
+    "set-config-epoch", "setslot", "slaves", "myshardid",
+]
+
 func clusterCommand(_ c: Client, _ args: Arguments) {
     let always = args.matches(1, "keyslot") || args.matches(1, "countkeysinslot") || args.matches(1, "getkeysinslot")
-    if !c.server.cluster.enabled && !always { c.reply.error(ClusterError.disabled); return }
+    let sub = args.count > 1 && args[1].count <= 32 ? args.string(1).lowercased() : ""
+    if clusterManagementSubcommands.contains(sub) {
+        if c.server.cluster.enabled {
+            c.reply.error(string: "ERR CLUSTER \(sub.uppercased()) is not supported: Sesame is a one-node cluster owning every slot")
+        } else {
+            c.reply.error(ClusterError.disabled)
+        }
+        return
+    }
+    // Redis answers unknown subcommands as such even without cluster support.
+    let known = always || ["myid", "info", "slots", "shards", "nodes", "help"].contains(sub)
+    if !c.server.cluster.enabled && known && !always { c.reply.error(ClusterError.disabled); return }
     Dispatcher.subcommand(c, args, parent: "cluster", [
         ("keyslot", 3, { c, a in c.reply.integer(HashSlot.of(a[2])) }),
         ("countkeysinslot", 3, clusterCountKeysInSlot),
