@@ -11,7 +11,8 @@
 #   4. writes the results to $OUT (default /tmp/sesame-cluster/results.md) for docs/SCALING.md.
 #
 # Environment:
-#   BASE_PORT=30001  SESAME_PORT=30010     (must be free: nothing is killed but what this starts)
+#   BASE_PORT=21001  SESAME_PORT=21010     (must be free, and the bus ports BASE_PORT+10000..+2 too;
+#                                           the defaults keep them below the ephemeral range)
 #   SESSIONS=100000  DURATION=10  ROUNDS=3  CONNECTIONS=50  THREADS=1  PIPELINE=1
 #   MIGRATE_SESSIONS=20000
 #   BUILD_PATH=.build  CONFIG=release  SKIP_BUILD=1 (use the existing binaries)
@@ -19,8 +20,8 @@
 set -uo pipefail
 
 cd "$(dirname "$0")/.."
-BASE_PORT=${BASE_PORT:-30001}
-SESAME_PORT=${SESAME_PORT:-30010}
+BASE_PORT=${BASE_PORT:-21001}
+SESAME_PORT=${SESAME_PORT:-21010}
 SESSIONS=${SESSIONS:-100000}
 DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
@@ -60,6 +61,7 @@ for port in "${PORTS[@]}"; do
 done
 for port in "${PORTS[@]}"; do
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
+  redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "redis-server on $port did not start:"; tail -3 "$WORK/$port/redis.log"; exit 1; }
 done
 START=$(date +%s.%N)
 redis-cli --cluster create "${PORTS[@]/#/127.0.0.1:}" --cluster-replicas 0 --cluster-yes > "$WORK/create.log" 2>&1 \
@@ -99,7 +101,7 @@ for port in "${PORTS[@]}"; do
   PER_NODE="$PER_NODE 127.0.0.1:$port=$n"
 done
 # A sample: one session hash, its TTL and its user's index, on both sides.
-SAMPLE=$(redis-cli -p "$SESAME_PORT" --scan --pattern 'sess:*' --count 1000 | head -1)
+SAMPLE=$(redis-cli -p "$SESAME_PORT" --scan --pattern 'sess:*' | head -1)
 USER_TAG=$(echo "$SAMPLE" | sed -E 's/^sess:\{([0-9]+)\}.*/\1/')
 SRC_HASH=$(redis-cli -p "$SESAME_PORT" hgetall "$SAMPLE" | sort | tr '\n' ' ')
 DST_HASH=$(redis-cli -c -p "$BASE_PORT" hgetall "$SAMPLE" | sort | tr '\n' ' ')
