@@ -39,6 +39,7 @@ public enum SesameBench {
                 console.info("wrote \(path)")
             }
             let measured = !report.runs.isEmpty || !report.memory.isEmpty || !report.expiry.isEmpty
+                || (report.workload == "migrate" && report.unavailable.isEmpty)
             return measured ? 0 : 1
         } catch {
             console.clearProgress()

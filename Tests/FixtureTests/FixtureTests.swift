@@ -219,3 +219,20 @@ func usleepMilliseconds(_ ms: Int) {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
+
+@Suite struct FixtureClusterCheckTests {
+    @Test func clusterCheckRefusesCrossSlotRequestsAndCanBeToggled() throws {
+        let server = try SesameServer.start { $0.clusterCheck = true }
+        defer { server.stop() }
+        #expect(server.clusterCheck)
+        let conn = try RedisConnection(port: server.port)
+        let crossSlot = RESPValue.error("CROSSSLOT Keys in request don't hash to the same slot")
+        #expect(try conn.send("MGET", "sess:{1}:a", "sess:{2}:b") == crossSlot)
+        #expect(try conn.send("MGET", "sess:{1}:a", "user_sessions:{1}") == .array([.null, .null]))
+        #expect(server.execute("DEL", "a", "b") == crossSlot)
+        #expect(try conn.send("SELECT", "1") == .error("ERR SELECT is not allowed in cluster mode"))
+        server.clusterCheck = false
+        #expect(try conn.send("MGET", "sess:{1}:a", "sess:{2}:b") == .array([.null, .null]))
+        #expect(server.execute("CONFIG", "GET", "cluster-check") == .array([.bulk(Array("cluster-check".utf8)), .bulk(Array("no".utf8))]))
+    }
+}

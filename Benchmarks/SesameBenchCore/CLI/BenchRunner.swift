@@ -15,12 +15,14 @@ public enum BenchRunner {
         report.settings["seed"] = String(seed)
         switch options.workload {
         case .ops: try runOps(options, seed: seed, console: console, report: &report)
+        case .session where options.cluster: try runClusterSession(options, seed: seed, console: console, report: &report)
         case .session: try runSession(options, seed: seed, console: console, report: &report)
+        case .migrate: try runMigrate(options, console: console, report: &report)
         case .load: try runLoad(options, seed: seed, console: console, report: &report)
         case .expiry: try runExpiry(options, seed: seed, console: console, report: &report)
         }
         console.clearProgress()
-        report.summaries = CaseSummary.summarize(report.runs, servers: options.servers.map(\.name))
+        report.summaries = CaseSummary.summarize(report.runs, servers: options.cluster ? [clusterName] : options.servers.map(\.name))
         for s in report.summaries where s.clientBoundRounds > 0 {
             report.notes.append("\(s.caseName) on \(s.server): client-bound in \(s.clientBoundRounds) of \(s.rounds) rounds (client CPU > 90% of its \(options.threads) thread(s)); throughput there measures the client, compare server CPU per op instead.")
         }
@@ -41,7 +43,10 @@ public enum BenchRunner {
             }
             if let r = o.rate { s["rate"] = String(r) }
         }
+        if o.cluster { s["cluster"] = "true" }
         switch o.workload {
+        case .migrate:
+            s = [:]
         case .ops:
             s["ops"] = o.families.map(\.rawValue).joined(separator: ",")
             s["keys"] = String(o.keys ?? 100_000); s["valueSize"] = String(o.valueSize); s["fields"] = String(o.fields)

@@ -37,7 +37,7 @@ public struct ServerTarget: Sendable, Codable, Equatable {
 }
 
 public enum WorkloadKind: String, Sendable, Codable, CaseIterable {
-    case ops, session, load, expiry
+    case ops, session, load, expiry, migrate
 }
 
 public enum OutputFormat: String, Sendable, Codable {
@@ -62,6 +62,10 @@ public struct BenchOptions: Sendable {
     /// nil: show the progress line when stderr is a terminal.
     public var progress: Bool? = nil
     public var quiet = false
+    /// `--cluster`: the servers are seeds of one Redis Cluster; route by slot (Cluster/).
+    public var cluster = false
+    /// `migrate --from host:port`: the standalone server whose data is copied into the cluster.
+    public var migrateFrom: ServerTarget? = nil
 
     // ops
     public var families: [CommandFamily] = CommandFamily.defaults
@@ -87,7 +91,7 @@ public struct BenchOptions: Sendable {
     public static let usage = """
     sesame-bench: RESP server benchmark harness (same workload against several servers, in rounds)
 
-    USAGE: sesame-bench <ops|session|load|expiry> [options]
+    USAGE: sesame-bench <ops|session|load|expiry|migrate> [options]
 
     Workloads:
       ops       one command family at a time (--ops ping,set,get,hset,hgetall,expire,sadd,srem)
@@ -95,6 +99,14 @@ public struct BenchOptions: Sendable {
       load      preload sessions and report memory (used_memory, VmRSS) per session
       expiry    keys whose TTLs end in the same second; how long expired keys linger, and the
                 latency of PING/GET traffic meanwhile
+      migrate   copy every key of a standalone server (--from host:port) into a Redis Cluster
+                (--server seed, implies --cluster): SCAN, then per type GET/HGETALL/SMEMBERS +
+                PTTL, written as SET/HSET/SADD + PEXPIRE routed by slot
+
+    Cluster:
+      --cluster         the --server(s) are seed nodes of one Redis Cluster: read CLUSTER SLOTS,
+                        route each operation to its slot's primary, follow -MOVED/-ASK, report
+                        per-node load (session workload, closed loop)
 
     Servers and rounds:
       --server [name=]host:port   server to measure (repeatable; loopback only; default 127.0.0.1:6379)
@@ -131,7 +143,7 @@ public struct BenchOptions: Sendable {
         guard let first = args.first else { throw BenchError("missing workload\n\n\(usage)") }
         if first == "-h" || first == "--help" || first == "help" { throw HelpRequested() }
         guard let kind = WorkloadKind(rawValue: first) else {
-            throw BenchError("unknown workload '\(first)': expected ops, session, load or expiry")
+            throw BenchError("unknown workload '\(first)': expected ops, session, load, expiry or migrate")
         }
         options.workload = kind
         args = args.dropFirst()
@@ -191,6 +203,8 @@ public struct BenchOptions: Sendable {
             case "--progress": options.progress = true
             case "--no-progress": options.progress = false
             case "--quiet", "-q": options.quiet = true
+            case "--cluster": options.cluster = true
+            case "--from": options.migrateFrom = try ServerTarget.parse(try value())
             case "--ops":
                 options.families = try value().split(separator: ",").map {
                     guard let f = CommandFamily(rawValue: $0.lowercased().trimmedOf(" ")) else {
@@ -233,6 +247,14 @@ public struct BenchOptions: Sendable {
             }
         }
         if options.workload == .expiry && options.rate == nil { options.rate = 10_000 }
+        if options.workload == .migrate {
+            options.cluster = true
+            guard options.migrateFrom != nil else { throw BenchError("migrate needs --from host:port (the standalone source)") }
+        }
+        if options.cluster && ![.session, .migrate].contains(options.workload) {
+            throw BenchError("--cluster supports the session and migrate workloads")
+        }
+        if options.cluster && options.rate != nil { throw BenchError("--rate (open loop) is not supported with --cluster") }
         if options.threads > options.connections { options.threads = options.connections }
         return options
     }

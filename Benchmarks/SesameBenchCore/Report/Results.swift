@@ -209,6 +209,8 @@ public struct BenchReport: Codable, Sendable {
     public var expiry: [ExpiryRecord] = []
     public var expirySummaries: [ExpirySummary] = []
     public var notes: [String] = []
+    /// `--cluster`: load per node per round (Cluster/ClusterEngine.swift).
+    public var clusterNodes: [ClusterNodeRecord] = []
     /// Servers skipped, with the reason.
     public var unavailable: [String: String] = [:]
 }

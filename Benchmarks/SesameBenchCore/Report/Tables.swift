@@ -97,6 +97,7 @@ public enum ReportRenderer {
         out += settingsLine(report) + "\n\n"
 
         let measured = !report.summaries.isEmpty || !report.memory.isEmpty || !report.expirySummaries.isEmpty
+            || report.workload == "migrate"
         switch report.workload {
         case _ where !measured:
             out += "Nothing was measured.\n"
@@ -108,10 +109,16 @@ public enum ReportRenderer {
             }
         case "load":
             out += memoryTable(report, base: base).render(format)
+        case "migrate":
+            break
         case "expiry":
             out += expiryTable(report, base: base).render(format)
         default:
             break
+        }
+        if !report.clusterNodes.isEmpty {
+            out += "\n\(subheading)Per cluster node\n\n"
+            out += BenchRunner.clusterNodeTable(report).render(format)
         }
         var notes = report.notes
         for (server, reason) in report.unavailable.sorted(by: { $0.key < $1.key }) { notes.append("\(server) not measured: \(reason)") }

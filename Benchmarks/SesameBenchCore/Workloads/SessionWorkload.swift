@@ -161,7 +161,7 @@ public struct SessionWorkload: Workload {
     /// Writes `settings.sessions` sessions (hash + EXPIRE + SADD each) and records them in
     /// `table`. Session i belongs to user i % users. Returns seconds taken.
     @discardableResult
-    public static func preload(_ client: RESPClient, settings: SessionSettings, table: SessionTable, seed: UInt64,
+    public static func preload(_ client: some CommandPipeline, settings: SessionSettings, table: SessionTable, seed: UInt64,
                                progress: ((Int) -> Void)? = nil) throws -> Double {
         var ids = SessionIDSource()
         var rng = Xoshiro256(seed: seed ^ 0xABCD)

@@ -60,6 +60,7 @@ func slowlogCommand(_ c: Client, _ args: Arguments) {
 }
 
 func swapdbCommand(_ c: Client, _ args: Arguments) {
+    if c.server.cluster.refusesOtherDatabases { c.reply.error("ERR SWAPDB is not allowed in cluster mode"); return }
     guard let a = IntegerArgument.int32(c, args, 1, message: "invalid first DB index"),
           let b = IntegerArgument.int32(c, args, 2, message: "invalid second DB index") else { return }
     let ks = c.keyspace

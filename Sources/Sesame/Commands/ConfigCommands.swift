@@ -10,6 +10,7 @@
 // What a SET changes (docs/COMMANDS.md):
 // - notify-keyspace-events (the notifier's flags), maxmemory, maxmemory-policy,
 //   maxmemory-samples (Eviction's atomics): effective immediately.
+// - cluster-check (ClusterState): effective from the next command.
 // - save, appendonly (only "no"), slowlog-log-slower-than, slowlog-max-len: accepted and
 //   stored for compatibility; Sesame never persists and keeps no slow log.
 // - everything else is fixed at start (config file / flags): SET answers Redis's
@@ -118,6 +119,14 @@ let configParameters: [ConfigParameter] = [
         }
         return .success(v)
     }, apply: { c, v in _ = c.server.setNotifyKeyspaceEvents(v) }),
+    ConfigParameter("cluster-enabled", get: { yesNo($0.server.cluster.enabled) }),
+    ConfigParameter("cluster-announce-ip", get: { $0.server.cluster.announceIP ?? "" }),
+    ConfigParameter("cluster-check", get: { yesNo($0.server.cluster.checkEnabled) }, validate: { v in
+        switch v.lowercased() {
+        case "yes", "no": return .success(v.lowercased())
+        default: return .failure(ConfigError(reason: "argument must be 'yes' or 'no'"))
+        }
+    }, apply: { c, v in c.server.cluster.setCheck(v == "yes") }),
     runtime("save", saveParams),
     runtime("appendonly", { v in
         switch v.lowercased() {

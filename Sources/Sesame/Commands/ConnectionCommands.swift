@@ -35,6 +35,7 @@ func quitCommand(_ c: Client, _ args: Arguments) {
 func selectCommand(_ c: Client, _ args: Arguments) {
     guard let n = args.int64(1) else { c.reply.error(RedisError.notInteger); return }
     guard n >= Int64(Int32.min) && n <= Int64(Int32.max) else { c.reply.error(RedisError.intOutOfRange); return }
+    if n != 0 && c.server.cluster.refusesOtherDatabases { c.reply.error(ClusterError.selectNotAllowed); return }
     guard n >= 0 && n < Int64(c.keyspace.databases) else {
         c.reply.error(RedisError.dbIndexOutOfRange); return
     }
@@ -120,7 +121,7 @@ func helloCommand(_ c: Client, _ args: Arguments) {
     c.reply.bulk("version"); c.reply.bulk(string: redisCompatibleVersion)
     c.reply.bulk("proto"); c.reply.integer(version)
     c.reply.bulk("id"); c.reply.integer(c.id)
-    c.reply.bulk("mode"); c.reply.bulk("standalone")
+    c.reply.bulk("mode"); c.reply.bulk(c.server.cluster.enabled ? "cluster" : "standalone")
     c.reply.bulk("role"); c.reply.bulk("master")
     c.reply.bulk("modules"); c.reply.arrayHeader(0)
 }

@@ -28,6 +28,9 @@ public enum Dispatcher {
             client.reply.error(string: "ERR Can't execute '\(spec.name)': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
             return
         }
+        if client.server.cluster.checksSlots.load(ordering: .relaxed) && !ClusterSlotCheck.admit(client, spec, args) {
+            return
+        }
         if client.server.eviction.maxMemory != 0 && overMaxMemory(client, spec) {
             client.reply.error(RedisError.oom)
             client.failMulti()

@@ -212,6 +212,7 @@ func copyCommand(_ c: Client, _ args: Arguments) {
         }
         j += 1
     }
+    if dstDB != c.db && c.server.cluster.refusesOtherDatabases { c.reply.error(ClusterError.copyToOtherDB); return }
     let src = args.key(1), dst = args.key(2)
     if dstDB == c.db && src == dst { c.reply.error("ERR source and destination objects are the same"); return }
     let now = c.now

@@ -25,7 +25,7 @@ func flushCommand(_ c: Client, _ args: Arguments, all: Bool) {
 // MARK: - INFO
 
 func infoCommand(_ c: Client, _ args: Arguments) {
-    let defaults = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "keyspace"]
+    let defaults = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"]
     var wanted: [String] = []
     for i in 1..<max(args.count, 1) where i < args.count { wanted.append(args.string(i).lowercased()) }
     if wanted.isEmpty || wanted.contains("default") || wanted.contains("all") || wanted.contains("everything") {
@@ -57,7 +57,7 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "redis_git_sha1:00000000",
                  "redis_git_dirty:0",
                  "redis_build_id:0",
-                 "redis_mode:standalone",
+                 "redis_mode:\(server.cluster.enabled ? "cluster" : "standalone")",
                  "sesame_version:\(sesameVersion)",
                  "os:\(sysname) \(release) \(machine)",
                  "arch_bits:64",
@@ -124,6 +124,8 @@ func infoSection(_ name: String, _ c: Client) -> String {
             return "\(us / 1_000_000).\(String(us % 1_000_000 + 1_000_000).dropFirst())"
         }
         lines = ["# CPU", "used_cpu_sys:\(secs(ru.ru_stime))", "used_cpu_user:\(secs(ru.ru_utime))"]
+    case "cluster":
+        lines = ["# Cluster", "cluster_enabled:\(server.cluster.enabled ? 1 : 0)"]
     case "keyspace":
         lines = ["# Keyspace"]
         for (db, s) in c.keyspace.keyspaceStats().enumerated() where s.keys > 0 {

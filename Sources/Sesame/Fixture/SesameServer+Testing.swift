@@ -139,6 +139,17 @@ extension SesameServer {
 
     public func flushAll() { state.keyspace.flush(db: nil) }
 
+    // MARK: - Cluster check
+
+    /// Refuse, as Redis Cluster would, every request whose keys hash to different slots
+    /// (`-CROSSSLOT`) and SELECT / SWAPDB / COPY ... DB of a database other than 0, while the
+    /// server stays standalone: a test suite run this way catches code that would break on
+    /// Redis Cluster. Same as `--cluster-check yes` or `CONFIG SET cluster-check yes`.
+    public var clusterCheck: Bool {
+        get { state.cluster.checkEnabled }
+        set { state.cluster.setCheck(newValue) }
+    }
+
     // MARK: - Fault injection
 
     /// The next `count` commands from any client (or the fixture) get `-<message>` instead of

@@ -49,6 +49,12 @@ public struct Configuration: Sendable {
     public var enableDebugCommand = false
     /// Keyspace notification classes, Redis's flag string ("" = off, "KEA" = everything).
     public var notifyKeyspaceEvents = ""
+    /// Present as a one-node Redis Cluster owning every slot (Server/ClusterMode.swift).
+    public var clusterEnabled = false
+    /// Refuse what Redis Cluster would (CROSSSLOT, SELECT n) while standalone.
+    public var clusterCheck = false
+    /// The address cluster replies announce; nil = the connection's local address.
+    public var clusterAnnounceIP: String? = nil
 
     public init() {}
 
@@ -193,6 +199,11 @@ public struct Configuration: Sendable {
                 throw Error(description: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
             }
             notifyKeyspaceEvents = v
+        case "cluster-enabled": clusterEnabled = try yesNo()
+        case "cluster-check": clusterCheck = try yesNo()
+        case "cluster-announce-ip":
+            let v = try one()
+            clusterAnnounceIP = v.isEmpty ? nil : v
         case "port-file": portFile = try one()
         case "exit-with-parent": exitWithParent = try yesNo()
         case "enable-debug-command":
@@ -222,7 +233,8 @@ public struct Configuration: Sendable {
                 throw Error(description: "'daemonize yes' is not supported: run sesame-server under a supervisor")
             }
         case "save", "appendonly", "tcp-backlog", "hz",
-             "logfile", "dir", "dbfilename", "pidfile", "supervised", "always-show-logo":
+             "logfile", "dir", "dbfilename", "pidfile", "supervised", "always-show-logo",
+             "cluster-config-file", "cluster-node-timeout":
             // Accepted for redis.conf compatibility; these have no effect yet (see docs).
             break
         default:

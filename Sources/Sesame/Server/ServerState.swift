@@ -51,6 +51,8 @@ public final class ServerState: Sendable {
     public let clients = ClientRegistry()
     public let monitors = MonitorHub()
     public let runtimeConfig = RuntimeConfig()
+    /// cluster-enabled / cluster-check (Server/ClusterMode.swift).
+    public let cluster: ClusterState
     let notifier: KeyspaceNotifier
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
@@ -67,6 +69,8 @@ public final class ServerState: Sendable {
                                  policy: configuration.maxMemoryPolicy, samples: configuration.maxMemorySamples,
                                  memoryUsage: memoryUsage)
         self.commands = CommandTable(allCommands(), renames: configuration.renamedCommands)
+        self.cluster = ClusterState(enabled: configuration.clusterEnabled, check: configuration.clusterCheck,
+                                    announceIP: configuration.clusterAnnounceIP)
         self.pubsub = PubSubHub(loops: max(1, configuration.threads))
         self.notifier = KeyspaceNotifier(hub: pubsub)
         for shard in keyspace.shards { shard.events = notifier }

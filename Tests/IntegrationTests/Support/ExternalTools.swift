@@ -67,7 +67,8 @@ final class RedisServerProcess {
         self.process = process
     }
 
-    static func start() throws -> RedisServerProcess {
+    /// `extraArguments` follow the defaults (a cluster node: --cluster-enabled yes ...).
+    static func start(extraArguments: [String] = []) throws -> RedisServerProcess {
         let exe = try ExternalTools.require(ExternalTools.redisServer, "redis-server")
         var lastError: Error = TestFailure("redis-server did not start")
         // The free port can be taken between our probe and redis's bind: retry a few times.
@@ -76,7 +77,7 @@ final class RedisServerProcess {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: exe)
             p.arguments = ["--port", "\(port)", "--save", "", "--appendonly", "no", "--bind", "127.0.0.1",
-                           "--daemonize", "no", "--logfile", "", "--loglevel", "warning"]
+                           "--daemonize", "no", "--logfile", "", "--loglevel", "warning"] + extraArguments
             p.standardOutput = FileHandle.nullDevice
             p.standardError = FileHandle.nullDevice
             p.standardInput = FileHandle.nullDevice

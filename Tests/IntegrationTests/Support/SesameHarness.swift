@@ -12,8 +12,10 @@ final class SesameInstance {
     let server: SesameServer
     var port: Int { server.port }
 
-    init(clock: any SesameClock = SystemClock(), threads: Int = 2) throws {
-        let cfg = Configuration(port: 0, threads: threads)
+    init(clock: any SesameClock = SystemClock(), threads: Int = 2,
+         configure: (inout Configuration) -> Void = { _ in }) throws {
+        var cfg = Configuration(port: 0, threads: threads)
+        configure(&cfg)
         server = SesameServer(configuration: cfg, clock: clock)
         try server.start()
     }
@@ -34,9 +36,14 @@ final class Differential {
     private(set) var r: RESPClient
     private(set) var s: RESPClient
 
-    init() throws {
-        redis = try RedisServerProcess.start()
-        sesame = try SesameInstance()
+    convenience init() throws {
+        try self.init(redis: RedisServerProcess.start(), sesame: SesameInstance())
+    }
+
+    /// A pair configured alike by the caller (cluster nodes, for instance).
+    init(redis: RedisServerProcess, sesame: SesameInstance) throws {
+        self.redis = redis
+        self.sesame = sesame
         r = try RESPClient(port: redis.port)
         s = try sesame.client()
     }
