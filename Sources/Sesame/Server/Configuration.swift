@@ -49,6 +49,11 @@ public struct Configuration: Sendable {
     public var enableDebugCommand = false
     /// Keyspace notification classes, Redis's flag string ("" = off, "KEA" = everything).
     public var notifyKeyspaceEvents = ""
+    /// SESSION.* defaults (docs/SESSIONS.md): idle and absolute timeouts in seconds (0 = none),
+    /// sessions per user (0 = unlimited).
+    public var sessionIdleTimeout = 1800
+    public var sessionAbsoluteTimeout = 7 * 86400
+    public var sessionMaxDevices = 0
 
     public init() {}
 
@@ -193,6 +198,9 @@ public struct Configuration: Sendable {
                 throw Error(description: "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
             }
             notifyKeyspaceEvents = v
+        case "session-idle-timeout": sessionIdleTimeout = try int(0...SessionDefaults.maxSeconds)
+        case "session-absolute-timeout": sessionAbsoluteTimeout = try int(0...SessionDefaults.maxSeconds)
+        case "session-max-devices": sessionMaxDevices = try int(0...SessionDefaults.maxDevicesLimit)
         case "port-file": portFile = try one()
         case "exit-with-parent": exitWithParent = try yesNo()
         case "enable-debug-command":

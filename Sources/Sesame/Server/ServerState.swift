@@ -45,6 +45,7 @@ public final class ServerState: Sendable {
     public let clients = ClientRegistry()
     public let monitors = MonitorHub()
     public let runtimeConfig = RuntimeConfig()
+    public let sessionDefaults: SessionDefaults
     let notifier: KeyspaceNotifier
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
@@ -54,6 +55,7 @@ public final class ServerState: Sendable {
     public init(configuration: Configuration, clock: any SesameClock,
                 memoryUsage: (@Sendable () -> Int)? = nil, accountingSlack: Int = 4096) {
         self.configuration = configuration
+        self.sessionDefaults = SessionDefaults(configuration)
         self.keyspace = Keyspace(databases: configuration.databases, shardCount: configuration.shards,
                                  clock: clock, tickMilliseconds: configuration.expiryTickMilliseconds,
                                  accountingSlack: accountingSlack)
