@@ -306,8 +306,14 @@ func sessionValidate(_ c: Client, _ args: Arguments) {
     let outcome: ValidateOutcome = keyBytes.withUnsafeBytes { k in c.keyspace.withShard(k) { shard in
         let result: ValidateOutcome = shard.mutate(c.db, key, now: now) { slot in
             guard slot != nil else { return .missing }
-            guard case .hash(let current) = slot!.value else { return .wrongType }
-            if pastAbsolute(current, now: now) {
+            // Judged in a closure so no second reference to the hash outlives it: the take
+            // below then updates the hash in place instead of copying it.
+            let state: ValidateOutcome = {
+                guard case .hash(let current) = slot!.value else { return .wrongType }
+                return pastAbsolute(current, now: now) ? .expired : .valid
+            }()
+            if state == .wrongType { return .wrongType }
+            if state == .expired {
                 slot = nil
                 return .expired
             }
@@ -323,7 +329,7 @@ func sessionValidate(_ c: Client, _ args: Arguments) {
                 touchedAt = at
                 c.reply.mapHeader(h.count)
                 h.forEach { f, v in c.reply.bulk(f); c.reply.bulk(v) }
-            } else {
+            } else if case .hash(let current) = slot!.value {
                 c.reply.mapHeader(current.count)
                 current.forEach { f, v in c.reply.bulk(f); c.reply.bulk(v) }
             }
