@@ -287,7 +287,10 @@ private func enforceMaxDevices(_ c: Client, _ shard: Shard, userId: UnsafeRawBuf
 private enum ValidateOutcome { case valid, missing, wrongType, expired }
 
 /// SESSION.VALIDATE <token> [TOUCH]: the hot path. One lock, one hash probe; with TOUCH the
-/// hash's lastActivity and the key's TTL change in place, in the same step as the read.
+/// hash's lastActivity and the key's TTL change in place, in the same step as the read. The
+/// reply is written after the lock is released, from a reference to the (immutable) hash
+/// value: shorter lock hold, and no reply writing inside the table access (where every buffer
+/// access would pay a run-time exclusivity check against the open one).
 func sessionValidate(_ c: Client, _ args: Arguments) {
     var touch = false
     if args.count == 3 {
@@ -302,57 +305,53 @@ func sessionValidate(_ c: Client, _ args: Arguments) {
     let key = Key(keyBytes)
     let now = c.now
     let defaultIdle = Int64(c.server.sessionDefaults.idleSeconds.load(ordering: .relaxed))
-    var touchedAt: Int64 = -1
-    let outcome: ValidateOutcome = keyBytes.withUnsafeBytes { k in c.keyspace.withShard(k) { shard in
-        let result: ValidateOutcome = shard.mutate(c.db, key, now: now) { slot in
-            guard slot != nil else { return .missing }
-            // Judged in a closure so no second reference to the hash outlives it: the take
-            // below then updates the hash in place instead of copying it.
-            let state: ValidateOutcome = {
-                guard case .hash(let current) = slot!.value else { return .wrongType }
-                return pastAbsolute(current, now: now) ? .expired : .valid
-            }()
-            if state == .wrongType { return .wrongType }
-            if state == .expired {
-                slot = nil
-                return .expired
-            }
-            if touch {
+    let db = c.db
+    let (outcome, session, deadline): (ValidateOutcome, HashValue?, Int64) = keyBytes.withUnsafeBytes { k in
+        c.keyspace.withShard(k) { shard in
+            let result: (ValidateOutcome, HashValue?, Int64) = shard.mutate(db, key, now: now) { slot in
+                guard slot != nil else { return (.missing, nil, 0) }
+                // Judged in a closure so no second reference to the hash outlives it: the take
+                // below then updates the hash in place instead of copying it.
+                let (state, absoluteAt): (ValidateOutcome, Int64) = {
+                    guard case .hash(let current) = slot!.value else { return (.wrongType, 0) }
+                    guard let at = current.integerField(SessionField.absoluteExpiry), at == 0 || now < at else { return (.expired, 0) }
+                    return (.valid, at)
+                }()
+                if state == .wrongType { return (.wrongType, nil, 0) }
+                if state == .expired {
+                    slot = nil
+                    return (.expired, nil, 0)
+                }
+                guard touch else {
+                    guard case .hash(let current) = slot!.value else { return (.wrongType, nil, 0) }
+                    return (.valid, current, 0)
+                }
                 var h = slot!.takeHash()!
                 h.setField(SessionField.lastActivity, integer: now)
                 let idle = h.integerField(SessionField.idleTimeout).flatMap { $0 > 0 ? $0 : nil } ?? defaultIdle
-                let absoluteAt = h.integerField(SessionField.absoluteExpiry) ?? 0
                 let at = sessionDeadline(now: now, idleSeconds: idle, absoluteAt: absoluteAt)
                 slot!.value = .hash(h)
                 slot!.expireAt = at
-                shard.scheduleExpiry(c.db, key, &slot!)
-                touchedAt = at
-                c.reply.mapHeader(h.count)
-                h.forEach { f, v in c.reply.bulk(f); c.reply.bulk(v) }
-            } else if case .hash(let current) = slot!.value {
-                c.reply.mapHeader(current.count)
-                current.forEach { f, v in c.reply.bulk(f); c.reply.bulk(v) }
+                shard.scheduleExpiry(db, key, &slot!)
+                return (.valid, h, at)
             }
-            return .valid
-        }
-        if result == .expired {
-            keyBytes.withUnsafeBytes { k in
-                guard let parts = SessionID.parts(ofKey: k) else { return }
+            if result.0 == .expired, let parts = SessionID.parts(ofKey: k) {
                 let setKey = Key(SessionID.userSetKey(UnsafeRawBufferPointer(rebasing: k[parts.userId])))
-                if shard.removeSessionMember(c.db, setKey: setKey, member: k) {
-                    c.notifyLater(.set, "srem", setKey)
+                if shard.removeSessionMember(db, setKey: setKey, member: k) {
+                    setKey.bytes.withUnsafeBytes { c.notify(.set, "srem", $0) }
                 }
             }
+            return result
         }
-        return result
-    } }
+    }
     switch outcome {
     case .valid:
         c.hit()
+        c.output.appendHashReply(session!, resp3: c.resp3)
         if touch {
             keyBytes.withUnsafeBytes { k in
                 c.notify(.hash, "hset", k)
-                if touchedAt > 0 { c.notify(.generic, "expire", k) }
+                if deadline > 0 { c.notify(.generic, "expire", k) }
             }
         }
     case .missing:
@@ -364,14 +363,6 @@ func sessionValidate(_ c: Client, _ args: Arguments) {
         keyBytes.withUnsafeBytes { c.notify(.generic, "del", $0) }
     case .wrongType:
         c.reply.error(RedisError.wrongType)
-    }
-}
-
-extension Client {
-    /// A notification for a key the handler holds as a Key (sent at once: the shard hook
-    /// publishes under the lock too, and publishing takes no shard lock).
-    fileprivate func notifyLater(_ cls: NotifyClass, _ event: String, _ key: Key) {
-        key.bytes.withUnsafeBytes { notify(cls, event, $0) }
     }
 }
 

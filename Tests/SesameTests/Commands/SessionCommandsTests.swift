@@ -149,6 +149,22 @@ extension CommandHarness {
         h.client.resp3 = false
     }
 
+    @Test func validateReplyIsByteIdenticalToHGETALL() {
+        // Small packed hashes, a 5,000-byte field (table form) and empty values, both protocols.
+        let h = CommandHarness()
+        let small = h.create("b", "e", "")
+        let big = h.create("b", "blob", String(repeating: "x", count: 5000), "n", "1234567890")
+        for resp3 in [false, true] {
+            h.client.resp3 = resp3
+            for t in [small, big] {
+                #expect(h.run("SESSION.VALIDATE", t) == h.run("HGETALL", h.key(t)))
+                let touched = h.run("SESSION.VALIDATE", t, "TOUCH")
+                #expect(touched == h.run("HGETALL", h.key(t)))
+            }
+        }
+        h.client.resp3 = false
+    }
+
     @Test func idleExpiryRemovesTheSetMember() {
         let h = CommandHarness()
         let a = h.create("9", "IDLE", "10")
