@@ -145,6 +145,21 @@ enum TestServers {
         let report = try BenchRunner.run(options)
         TestServers.checkSessionReport(report)
     }
+
+    /// `--sessions-native`: the same mix through SESSION.* on the same preloaded data.
+    @Test(.timeLimit(.minutes(1)))
+    func nativeSessionWorkloadAgainstInProcessSesame() throws {
+        let server = SesameServer(configuration: Configuration(port: 0, threads: 1))
+        try server.start()
+        let port = server.port
+        defer { server.stop() }
+        var options = try TestServers.sessionOptions(port: port)
+        options.session.native = true
+        let report = try BenchRunner.run(options)
+        TestServers.checkSessionReport(report)
+        // Every operation type ran, without error replies (checked above).
+        #expect(report.runs.first?.operations.allSatisfy { $0.ops > 0 } == true)
+    }
     #endif
 
     @Test(.timeLimit(.minutes(2)))

@@ -124,7 +124,7 @@ public struct BenchOptions: Sendable {
     ops:      --ops LIST  --keys N (100000)  --value-size N (32)  --fields N (10, hash fields/set members)
     session:  --sessions N (100000)  --users N (sessions/5)  --zipf S (0.99)  --state-bytes N (0)
               --ttl S (1800)  --mix validate=80,login=8,update=8,logout=3,list=1
-              --sessions-native (validate with SESSION.VALIDATE when the server has it)
+              --sessions-native (the same mix with SESSION.VALIDATE/CREATE/REVOKE/LIST; servers without them are skipped)
               --no-preload (reuse nothing: validations then miss; for testing only)
     load:     --sessions N (500000)  --state-bytes N  --flush (FLUSHALL each server first: destroys its data!)
     expiry:   --keys N (1000000)  --expire-in S (3: seconds from end of load to the deadline second)

@@ -357,6 +357,10 @@ func runWorker<G: OperationGenerator>(_ settings: WorkerSettings, generator: ino
                 }
             }
             if c.ring[c.head].replyIndex == 0 && summary.isEmpty { c.ring[c.head].empty = true }
+            if c.ring[c.head].remaining == 1 {
+                generator.observeLastReply(type: Int(c.ring[c.head].type),
+                                           UnsafeRawBufferPointer(start: c.input.baseAddress! + c.inputStart, count: summary.length))
+            }
             c.ring[c.head].replyIndex += 1
             c.ring[c.head].remaining -= 1
             if c.ring[c.head].remaining <= 0 {

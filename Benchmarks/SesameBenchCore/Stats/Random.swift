@@ -85,6 +85,25 @@ public struct SessionIDSource {
 public enum Base64URL {
     static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
+    /// The non-negative decimal integer whose text `p` encodes (unpadded base64url), or nil.
+    public static func decodeDecimal(_ p: UnsafeRawBufferPointer) -> Int? {
+        var acc: UInt32 = 0, bits = 0, value = 0, digits = 0
+        for c in p {
+            guard let v = alphabet.firstIndex(of: c) else { return nil }
+            acc = acc << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                let byte = UInt8(truncatingIfNeeded: acc >> UInt32(bits))
+                acc &= (1 << UInt32(bits)) - 1
+                guard byte >= 48 && byte <= 57, digits < 18 else { return nil }
+                value = value * 10 + Int(byte - 48)
+                digits += 1
+            }
+        }
+        return digits > 0 ? value : nil
+    }
+
     /// Unpadded base64url of any byte sequence.
     public static func encode(_ bytes: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []

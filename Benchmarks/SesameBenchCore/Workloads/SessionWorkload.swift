@@ -6,8 +6,19 @@
 //   logout    DEL sess + SREM user_sessions sess
 //   list      SMEMBERS user_sessions
 // with the commands of one operation pipelined together. Users are chosen Zipf(s) by popularity
-// (rank 1 = user 0 is the hottest), so some keys are hot as in real traffic. With
-// `--sessions-native` validate becomes `SESSION.VALIDATE key ttl` (one command).
+// (rank 1 = user 0 is the hottest), so some keys are hot as in real traffic.
+//
+// `--sessions-native` runs the same mix with Sesame's SESSION.* commands (docs/SESSIONS.md) on
+// the same data (the preload is the same plain HSET + EXPIRE + SADD):
+//   validate  SESSION.VALIDATE <token> TOUCH       (token = base64url(userId) "." id)
+//   login     SESSION.CREATE <userId> ipAddress <ip> userAgent <ua> [state <bytes>]
+//   update    HSET sess lastActivity <now>          (unchanged: there is no SESSION.* for it)
+//   logout    SESSION.REVOKE <token>
+//   list      SESSION.LIST <userId>                 (devices with their fields, not just keys)
+// The server picks a native login's ID: the client reads it back from the reply
+// (observeLastReply) and records it in the SessionTable as a plain login does. When that
+// evicts one of the user's sessions from the table, the user's next native login revokes it
+// first (SESSION.REVOKE + SESSION.CREATE in one operation, as plain login does DEL + SREM).
 
 public enum SessionOperation: Int, CaseIterable, Sendable {
     case validate, login, update, logout, list
@@ -53,12 +64,15 @@ public struct SessionWorkload: Workload {
     public let table: SessionTable
     let zipf: ZipfSampler
     let mix: WeightedChoice
+    /// base64url of each user's decimal id followed by ".": the token prefix (native mode).
+    let tokenPrefixes: [[UInt8]]
 
     public init(settings: SessionSettings, table: SessionTable) {
         self.settings = settings
         self.table = table
         zipf = ZipfSampler(count: table.users, exponent: settings.zipf)
         mix = WeightedChoice(weights: settings.mix)
+        tokenPrefixes = settings.native ? (0..<table.users).map { Base64URL.encode(Array(String($0).utf8)) + [UInt8(ascii: ".")] } : []
     }
 
     public var operationNames: [String] { SessionOperation.allCases.map(\.name) }
@@ -76,6 +90,9 @@ public struct SessionWorkload: Workload {
         let state: [UInt8]
         var id = [UInt8](repeating: UInt8(ascii: "A"), count: 27)
         var evicted = [UInt8](repeating: 0, count: 27)
+        var token = [UInt8](repeating: 0, count: 64)
+        /// Sessions the table evicted after a native login, to revoke with a later login.
+        var pendingRevokes: [(user: Int, id: [UInt8])] = []
 
         init(workload: SessionWorkload, rng: Xoshiro256, state: [UInt8]) {
             self.workload = workload
@@ -95,7 +112,7 @@ public struct SessionWorkload: Workload {
                 let found = id.withUnsafeMutableBytes { table.pickLive(user: user, startSlot: slot, into: $0) }
                 if !found { missingID() }
                 if workload.settings.native {
-                    b.begin(3); b.arg("SESSION.VALIDATE"); id.withUnsafeBytes { b.arg("sess:{", user, "}:", $0) }; b.arg(ttl)
+                    b.begin(3); b.arg("SESSION.VALIDATE"); argToken(user, id, into: &b); b.arg("TOUCH")
                     return (op.rawValue, 1)
                 }
                 id.withUnsafeBytes { key in
@@ -104,6 +121,23 @@ public struct SessionWorkload: Workload {
                 }
                 return (op.rawValue, 2)
             case .login:
+                if workload.settings.native {
+                    let withState = !state.isEmpty
+                    var replies = 1
+                    if let old = pendingRevokes.popLast() {
+                        b.begin(2); b.arg("SESSION.REVOKE"); argToken(old.user, old.id, into: &b)
+                        replies = 2
+                    }
+                    b.begin(6 + (withState ? 2 : 0)); b.arg("SESSION.CREATE"); b.arg(user)
+                    b.arg("ipAddress"); b.argIPv4(SessionModel.ipAddress(user: user))
+                    b.arg("userAgent"); SessionModel.userAgents[user % SessionModel.userAgents.count].withUnsafeBytes { b.arg($0) }
+                    if withState {
+                        let offset = rng.nextInt(256)
+                        b.arg("state")
+                        state.withUnsafeBytes { b.arg(UnsafeRawBufferPointer(rebasing: $0[offset..<offset + workload.settings.stateBytes])) }
+                    }
+                    return (op.rawValue, replies)
+                }
                 id.withUnsafeMutableBytes { ids.next(into: $0) }
                 let didEvict = id.withUnsafeBytes { newID in
                     evicted.withUnsafeMutableBytes { table.insert(user: user, startSlot: slot, id: newID, evicted: $0) }
@@ -142,15 +176,49 @@ public struct SessionWorkload: Workload {
             case .logout:
                 let found = id.withUnsafeMutableBytes { table.pickLive(user: user, startSlot: slot, into: $0, remove: true) }
                 if !found { missingID() }
+                if workload.settings.native {
+                    b.begin(2); b.arg("SESSION.REVOKE"); argToken(user, id, into: &b)
+                    return (op.rawValue, 1)
+                }
                 id.withUnsafeBytes { key in
                     b.begin(2); b.arg("DEL"); b.arg("sess:{", user, "}:", key)
                     b.begin(3); b.arg("SREM"); b.arg("user_sessions:{", user, "}"); b.arg("sess:{", user, "}:", key)
                 }
                 return (op.rawValue, 2)
             case .list:
+                if workload.settings.native {
+                    b.begin(2); b.arg("SESSION.LIST"); b.arg(user)
+                    return (op.rawValue, 1)
+                }
                 b.begin(2); b.arg("SMEMBERS"); b.arg("user_sessions:{", user, "}")
                 return (op.rawValue, 1)
             }
+        }
+
+        /// Records the session a native login created (its reply is the token).
+        public mutating func observeLastReply(type: Int, _ reply: UnsafeRawBufferPointer) {
+            guard workload.settings.native, type == SessionOperation.login.rawValue,
+                  reply.count > 32, reply[0] == UInt8(ascii: "$") else { return }
+            // "$<n>\r\n" base64url(decimal userId) "." id(27) "\r\n"
+            guard let lf = reply.firstIndex(of: 10) else { return }
+            let token = UnsafeRawBufferPointer(rebasing: reply[(lf + 1)..<(reply.count - 2)])
+            guard token.count > 28, token[token.count - 28] == UInt8(ascii: ".") else { return }
+            guard let user = Base64URL.decodeDecimal(UnsafeRawBufferPointer(rebasing: token[..<(token.count - 28)])),
+                  user >= 0, user < workload.table.users else { return }
+            let newID = UnsafeRawBufferPointer(rebasing: token[(token.count - 27)...])
+            let slot = rng.nextInt(workload.table.slotsPerUser)
+            let didEvict = evicted.withUnsafeMutableBytes { workload.table.insert(user: user, startSlot: slot, id: newID, evicted: $0) }
+            if didEvict && pendingRevokes.count < 256 { pendingRevokes.append((user, evicted)) }
+        }
+
+        /// Writes the token of (user, `id`) as one argument, without allocating.
+        private mutating func argToken(_ user: Int, _ id: [UInt8], into b: inout CommandBuffer) {
+            let prefix = workload.tokenPrefixes[user]
+            let n = prefix.count + 27
+            if token.count < n { token = [UInt8](repeating: 0, count: n) }
+            for i in 0..<prefix.count { token[i] = prefix[i] }
+            for i in 0..<27 { token[prefix.count + i] = id[i] }
+            token.withUnsafeBytes { b.arg(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
 
         private mutating func missingID() {
@@ -206,7 +274,7 @@ public struct SessionWorkload: Workload {
 
     /// Probes SESSION.VALIDATE. nil when available, else the reason it is not.
     public static func nativeUnavailableReason(_ client: RESPClient, ttl: Int) throws -> String? {
-        let reply = try client.command("SESSION.VALIDATE", "sess:{0}:probe", String(ttl))
+        let reply = try client.command("SESSION.VALIDATE", "MA.AAAAAAAAAAAAAAAAAAAAAAAAAAA")
         if reply.isError, let text = reply.string, text.lowercased().contains("unknown command") { return text }
         return nil
     }

@@ -53,6 +53,12 @@ private func runtime(_ name: String, _ validate: @escaping ConfigValidator) -> C
                     apply: { c, v in c.server.runtimeConfig.set([(name, v)]) })
 }
 
+/// A SESSION.* default (SessionDefaults), effective for the next command.
+private func sessionParameter(_ name: String, _ which: SessionDefaults.Setting, _ range: ClosedRange<Int64>) -> ConfigParameter {
+    ConfigParameter(name, get: { "\($0.server.sessionDefaults.get(which))" }, validate: integer(range),
+                    apply: { c, v in c.server.sessionDefaults.set(which, Int(v) ?? 0) })
+}
+
 /// Redis's numeric config check: an integer (strict, as string2ll) within `range`.
 private func integer(_ range: ClosedRange<Int64>) -> ConfigValidator {
     { v in
@@ -127,6 +133,9 @@ let configParameters: [ConfigParameter] = [
         default: return .failure(ConfigError(reason: "argument must be 'yes' or 'no'"))
         }
     }, apply: { c, v in c.server.cluster.setCheck(v == "yes") }),
+    sessionParameter("session-idle-timeout", .idle, 0...Int64(SessionDefaults.maxSeconds)),
+    sessionParameter("session-absolute-timeout", .absolute, 0...Int64(SessionDefaults.maxSeconds)),
+    sessionParameter("session-max-devices", .maxDevices, 0...Int64(SessionDefaults.maxDevicesLimit)),
     runtime("save", saveParams),
     runtime("appendonly", { v in
         switch v.lowercased() {

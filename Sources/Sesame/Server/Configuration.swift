@@ -55,6 +55,11 @@ public struct Configuration: Sendable {
     public var clusterCheck = false
     /// The address cluster replies announce; nil = the connection's local address.
     public var clusterAnnounceIP: String? = nil
+    /// SESSION.* defaults (docs/SESSIONS.md): idle and absolute timeouts in seconds (0 = none),
+    /// sessions per user (0 = unlimited).
+    public var sessionIdleTimeout = 1800
+    public var sessionAbsoluteTimeout = 7 * 86400
+    public var sessionMaxDevices = 0
 
     public init() {}
 
@@ -204,6 +209,9 @@ public struct Configuration: Sendable {
         case "cluster-announce-ip":
             let v = try one()
             clusterAnnounceIP = v.isEmpty ? nil : v
+        case "session-idle-timeout": sessionIdleTimeout = try int(0...SessionDefaults.maxSeconds)
+        case "session-absolute-timeout": sessionAbsoluteTimeout = try int(0...SessionDefaults.maxSeconds)
+        case "session-max-devices": sessionMaxDevices = try int(0...SessionDefaults.maxDevicesLimit)
         case "port-file": portFile = try one()
         case "exit-with-parent": exitWithParent = try yesNo()
         case "enable-debug-command":

@@ -99,6 +99,11 @@ final class KeyspaceNotifier: KeyEvents, @unchecked Sendable {
         guard active else { return }
         notify(.expired, event: "expired", key: key.bytes, db: db)
     }
+
+    func keyChanged(db: Int, key: Key, class cls: NotifyClass, event: String) {
+        guard active else { return }
+        notify(cls, event: event, key: key.bytes, db: db)
+    }
 }
 
 extension ServerState {

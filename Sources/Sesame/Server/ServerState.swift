@@ -53,6 +53,7 @@ public final class ServerState: Sendable {
     public let runtimeConfig = RuntimeConfig()
     /// cluster-enabled / cluster-check (Server/ClusterMode.swift).
     public let cluster: ClusterState
+    public let sessionDefaults: SessionDefaults
     let notifier: KeyspaceNotifier
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
@@ -62,6 +63,7 @@ public final class ServerState: Sendable {
     public init(configuration: Configuration, clock: any SesameClock,
                 memoryUsage: (@Sendable () -> Int)? = nil, accountingSlack: Int = 4096) {
         self.configuration = configuration
+        self.sessionDefaults = SessionDefaults(configuration)
         self.keyspace = Keyspace(databases: configuration.databases, shardCount: configuration.shards,
                                  clock: clock, tickMilliseconds: configuration.expiryTickMilliseconds,
                                  accountingSlack: accountingSlack)

@@ -119,6 +119,7 @@ public final class Shard: @unchecked Sendable {
         expiredKeys += 1
         if !watched.isEmpty { touch(db, key) }
         events?.keyExpired(db: db, key: key)
+        sessionKeyGone(db, key)
     }
 
     /// Marks a change to a key for WATCH. Caller holds the lock.
@@ -191,6 +192,7 @@ public final class Shard: @unchecked Sendable {
         if e.isExpired(now) {
             expiredKeys += 1
             events?.keyExpired(db: db, key: key)
+            sessionKeyGone(db, key)
             return false
         }
         return true
@@ -311,6 +313,7 @@ public final class Shard: @unchecked Sendable {
         removed(c.db, c.key, e)
         if !watched.isEmpty { touch(c.db, c.key) }
         events?.keyEvicted(db: c.db, key: c.key)
+        sessionKeyGone(c.db, c.key)
         return freed
     }
 }
@@ -343,8 +346,11 @@ public protocol KeyEvents: AnyObject, Sendable {
     func keyExpired(db: Int, key: Key)
     /// A key removed by maxmemory eviction (Redis's `evicted` event).
     func keyEvicted(db: Int, key: Key)
+    /// A change the shard made on its own (a dead session's member leaving its user's set).
+    func keyChanged(db: Int, key: Key, class cls: NotifyClass, event: String)
 }
 
 extension KeyEvents {
     public func keyEvicted(db: Int, key: Key) {}
+    public func keyChanged(db: Int, key: Key, class cls: NotifyClass, event: String) {}
 }

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Benchmarks/sessions-native.sh: the session workload as applications run it on Redis (plain
+# HGETALL + EXPIRE, HSET + EXPIRE + SADD, ...) against the same mix through Sesame's SESSION.*
+# commands (sesame-bench --sessions-native), for issue 8's target: >= 1.8x validations per
+# second at equal server CPU.
+#
+# Servers are pinned to one CPU and sesame-bench to another (as compare.sh does); each round
+# runs, in turn, redis (plain mix), sesame (native mix) and sesame (plain mix, for reference),
+# each after FLUSHALL and a fresh preload. Prints one line per run and the medians, with
+#   validations/s            validate operations completed per second
+#   validations/CPU-s        validate operations per second of server CPU time (utime+stime of
+#                            all server threads over the measured run): the equal-CPU figure
+#   CPU us/validate-op       the inverse, per validation (all of the run's server CPU charged to
+#                            validations, so it includes the 20% of other operations)
+#
+# Environment: ROUNDS (3) SESSIONS (50000) DURATION (8) CONNECTIONS (50) PIPELINE (1)
+#   REDIS_PORT (7479) SESAME_PORT (7480) SERVER_CPU (1) CLIENT_CPU (0) SKIP_BUILD=1
+#   OUT (directory for the JSON reports; default a temporary one)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}; SESSIONS=${SESSIONS:-50000}; DURATION=${DURATION:-8}
+CONNECTIONS=${CONNECTIONS:-50}; PIPELINE=${PIPELINE:-1}
+REDIS_PORT=${REDIS_PORT:-7479}; SESAME_PORT=${SESAME_PORT:-7480}
+SERVER_CPU=${SERVER_CPU:-1}; CLIENT_CPU=${CLIENT_CPU:-0}
+OUT=${OUT:-$(mktemp -d /tmp/sessions-native.XXXXXX)}
+mkdir -p "$OUT"
+
+if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+  swift build -c release --product sesame-bench >/dev/null || exit 1
+  swift build -c release --product sesame-server >/dev/null || exit 1
+fi
+BENCH=.build/release/sesame-bench
+SESAME=.build/release/sesame-server
+
+taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
+REDIS_PID=$!
+taskset -c "$SERVER_CPU" "$SESAME" --port "$SESAME_PORT" --threads 1 >"$OUT/sesame.log" 2>&1 &
+SESAME_PID=$!
+trap 'kill $REDIS_PID $SESAME_PID 2>/dev/null; wait $REDIS_PID $SESAME_PID 2>/dev/null' EXIT
+for port in "$REDIS_PORT" "$SESAME_PORT"; do
+  for _ in $(seq 50); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+run() {  # name port pid label [--sessions-native]
+  local name=$1 port=$2 pid=$3 label=$4; shift 4
+  taskset -c "$CLIENT_CPU" "$BENCH" session --sessions "$SESSIONS" --duration "$DURATION" --rounds 1 \
+    --connections "$CONNECTIONS" --threads 1 --pipeline "$PIPELINE" --flush --no-progress --quiet \
+    --server "$name=127.0.0.1:$port" --server-pid "$name=$pid" --json "$OUT/$label.json" "$@" >/dev/null
+}
+
+for r in $(seq "$ROUNDS"); do
+  run redis "$REDIS_PORT" "$REDIS_PID" "redis-plain-$r"
+  run sesame "$SESAME_PORT" "$SESAME_PID" "sesame-native-$r" --sessions-native
+  run sesame "$SESAME_PORT" "$SESAME_PID" "sesame-plain-$r"
+done
+
+python3 - "$OUT" "$ROUNDS" <<'EOF'
+import json, statistics, sys
+out, rounds = sys.argv[1], int(sys.argv[2])
+def load(label):
+    run = json.load(open(f"{out}/{label}.json"))["runs"][0]
+    v = next(o for o in run["operations"] if o["name"] == "validate")
+    cpu = run["serverCPUSeconds"]
+    return {"vps": v["opsPerSec"], "vpcpu": v["ops"] / cpu if cpu else float("nan"),
+            "us": cpu * 1e6 / v["ops"], "ops": run["opsPerSec"], "empty": v["empty"] / max(1, v["ops"]),
+            "errors": run["errors"]}
+kinds = ["redis-plain", "sesame-native", "sesame-plain"]
+data = {k: [load(f"{k}-{r}") for r in range(1, rounds + 1)] for k in kinds}
+print("| round | run | validations/s | validations per server CPU-s | server CPU us per validation | all ops/s | empty validations | errors |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|")
+for r in range(rounds):
+    for k in kinds:
+        d = data[k][r]
+        print(f"| {r+1} | {k} | {d['vps']:,.0f} | {d['vpcpu']:,.0f} | {d['us']:.1f} | {d['ops']:,.0f} | {d['empty']*100:.1f}% | {d['errors']} |")
+print()
+ratios = [data["sesame-native"][r]["vpcpu"] / data["redis-plain"][r]["vpcpu"] for r in range(rounds)]
+tput = [data["sesame-native"][r]["vps"] / data["redis-plain"][r]["vps"] for r in range(rounds)]
+plain = [data["sesame-plain"][r]["vpcpu"] / data["redis-plain"][r]["vpcpu"] for r in range(rounds)]
+print(f"median validations per server CPU-second, sesame native / redis plain: {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
+print(f"median validations per second, sesame native / redis plain: {statistics.median(tput):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in tput)})")
+print(f"median validations per server CPU-second, sesame plain / redis plain: {statistics.median(plain):.2f}x")
+EOF
+echo "JSON reports: $OUT"
