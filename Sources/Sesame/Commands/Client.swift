@@ -34,6 +34,7 @@ public final class Client {
         var record: ClientRecord? = nil
         var lastCommandName = "NULL"
         var replyMode: ReplyMode = .on
+        var tracking: TrackingClient? = nil
     }
     private let state: UnsafeMutablePointer<State>
 
@@ -94,6 +95,9 @@ public final class Client {
     public var lastCommandName: String { get { state.pointee.lastCommandName } set { state.pointee.lastCommandName = newValue } }
     /// CLIENT REPLY: on, off, or skip the next command's reply.
     @inline(__always) public var replyMode: ReplyMode { get { state.pointee.replyMode } set { state.pointee.replyMode = newValue } }
+
+    /// CLIENT TRACKING state, created the first time tracking is turned on.
+    var tracking: TrackingClient? { get { state.pointee.tracking } set { state.pointee.tracking = newValue } }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
     @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }

@@ -118,6 +118,9 @@ let configParameters: [ConfigParameter] = [
         }
         return .success(v)
     }, apply: { c, v in _ = c.server.setNotifyKeyspaceEvents(v) }),
+    ConfigParameter("tracking-table-max-keys", get: { "\($0.server.tracking.maxKeys.load(ordering: .relaxed))" },
+                    validate: integer(0...Int64.max),
+                    apply: { c, v in c.server.tracking.maxKeys.store(Int(v) ?? 0, ordering: .relaxed) }),
     runtime("save", saveParams),
     runtime("appendonly", { v in
         switch v.lowercased() {

@@ -78,7 +78,7 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "connected_clients:\(server.connectedClients.load(ordering: .relaxed))",
                  "maxclients:\(config.maxClients)",
                  "blocked_clients:0",
-                 "tracking_clients:0",
+                 "tracking_clients:\(server.tracking.clientCount)",
                  "clients_in_timeout_table:0"]
     case "memory":
         let used = usedMemory()
@@ -110,7 +110,10 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "keyspace_hits:\(server.sum { $0.keyspaceHits.load(ordering: .relaxed) })",
                  "keyspace_misses:\(server.sum { $0.keyspaceMisses.load(ordering: .relaxed) })",
                  "pubsub_channels:0",
-                 "pubsub_patterns:0"]
+                 "pubsub_patterns:0",
+                 "tracking_total_keys:\(server.tracking.totalKeys.load(ordering: .relaxed))",
+                 "tracking_total_items:\(server.tracking.totalItems.load(ordering: .relaxed))",
+                 "tracking_total_prefixes:\(server.tracking.prefixTotal)"]
     case "replication":
         lines = ["# Replication", "role:master", "connected_slaves:0"]
     case "cpu":
