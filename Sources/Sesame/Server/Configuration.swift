@@ -49,6 +49,8 @@ public struct Configuration: Sendable {
     public var enableDebugCommand = false
     /// Keyspace notification classes, Redis's flag string ("" = off, "KEA" = everything).
     public var notifyKeyspaceEvents = ""
+    /// The optional HTTP session API listener (`http-*` keys; HTTP/HTTPServer.swift).
+    public var http = HTTPSettings()
 
     public init() {}
 
@@ -225,6 +227,8 @@ public struct Configuration: Sendable {
              "logfile", "dir", "dbfilename", "pidfile", "supervised", "always-show-logo":
             // Accepted for redis.conf compatibility; these have no effect yet (see docs).
             break
+        case _ where key.hasPrefix("http-"):
+            try http.set(key, values)
         default:
             throw Error(description: "Unknown option or number of arguments for CONFIG SET - '\(rawKey)'")
         }
