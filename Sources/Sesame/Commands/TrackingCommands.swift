@@ -18,6 +18,8 @@ extension Dispatcher {
         guard let t = client.tracking else { return }
         // HELLO may have switched the protocol: invalidations follow the connection's.
         t.resp3.store(client.resp3, ordering: .relaxed)
+        // Not inside EXEC: it holds its shards' locks, and making room locks others.
+        if !t.inExec || spec.name == "exec" { tracking.makeRoom(client.keyspace) }
         // Redis's resetClient: CLIENT CACHING covers the next command, or a whole transaction.
         if spec.name == "exec" {
             t.inExec = false
@@ -40,7 +42,6 @@ extension Tracking {
         for p in positions {
             ks.withShard(args[p]) { shard in remember(shard, args[p], t) }
         }
-        makeRoom(ks)
     }
 }
 
