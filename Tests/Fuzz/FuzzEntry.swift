@@ -9,6 +9,8 @@
 //   bit 3     maxmemory 8 KB (eviction and -OOM on every write)
 //   bits 4-6  maxmemory-policy
 //   bit 7     RESP3 (HELLO 3 before the input)
+// Modes with bit 3 clear and bits 4-6 all set (policy bits that meant nothing without
+// maxmemory) fuzz the HTTP API instead: see FuzzHTTP.swift.
 // Each variant's server state (two shards, a manual clock) is reused but flushed and reset
 // before every input, so a crash reproduces from its input alone.
 
@@ -55,6 +57,10 @@ public func sesameFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
     state.eviction.policy = config.maxMemoryPolicy
     state.eviction.samples = config.maxMemorySamples
     _ = state.setNotifyKeyspaceEvents(config.notifyKeyspaceEvents)
+    if isHTTPMode(mode) {
+        fuzzHTTP(mode, state, UnsafeRawBufferPointer(start: data + 1, count: size - 1))
+        return 0
+    }
     let client = Client(id: 1, server: state, output: ByteBuffer(capacity: 256))
     var parser = RESPParser(limits: config.limits)
     let input = ByteBuffer(capacity: 64)

@@ -8,7 +8,7 @@ swiftc="${SWIFTC:-$(command -v swiftc || echo /opt/swift/usr/bin/swiftc)}"
 mkdir -p "$(dirname "$out")" .build-fuzz/csystem
 # Compile a snapshot, so edits made while the (slow, whole-module) build runs cannot break it.
 rm -rf .build-fuzz/src && mkdir -p .build-fuzz/src
-cp -R Sources/Sesame Tests/Fuzz/FuzzEntry.swift .build-fuzz/src/
+cp -R Sources/Sesame Tests/Fuzz/FuzzEntry.swift Tests/Fuzz/FuzzHTTP.swift .build-fuzz/src/
 # CSystem is a header-only C module; SwiftPM writes its module map, so write one here too.
 cat > .build-fuzz/csystem/module.modulemap <<MAP
 module CSystem {

@@ -36,6 +36,24 @@ valid = [
     mb("OBJECT", "ENCODING", "k") + mb("MEMORY", "USAGE", "k") + mb("TYPE", "k"),
     b"".join(mb("SET", "key:%d" % i, "v" * 300) for i in range(40)),  # with maxmemory: evictions
     b"".join(mb("SET", "t:%d" % i, "v" * 300, "EX", str(100 + i)) for i in range(40)),
+    mb("HELLO", "3") + mb("CLIENT", "TRACKING", "on", "NOLOOP") + mb("GET", "k") + mb("SET", "k", "v") +
+        mb("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a") + mb("CLIENT", "TRACKING", "off") +
+        mb("CLIENT", "TRACKING", "on", "OPTIN") + mb("CLIENT", "CACHING", "yes") + mb("MGET", "k", "j") +
+        mb("CLIENT", "TRACKINGINFO") + mb("CLIENT", "GETREDIR") + mb("FLUSHALL"),
+    mb("CLIENT", "TRACKING", "on", "BCAST", "PREFIX", "a", "PREFIX", "ab") + mb("CLIENT", "TRACKING", "on", "REDIRECT", "1") +
+        mb("CONFIG", "SET", "tracking-table-max-keys", "2") + mb("GET", "a") + mb("GET", "b") + mb("GET", "c"),
+]
+# HTTP inputs (mode & 0x78 == 0x70, see FuzzHTTP.swift).
+http = [
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\n\r\n",
+    b"POST /sessions HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 63\r\n\r\n"
+        b'{"userId":"u1","idle":1800,"fields":{"role":"user","n":1.5e3}}',
+    b"PATCH /sessions/abc HTTP/1.1\r\nX-CSRF-Token: t\r\nContent-Length: 16\r\n\r\n{\"a\":\"\\u00e9\"}",
+    b"DELETE /users/alice%40example.com/sessions HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /users/a/sessions HTTP/1.1\r\n\r\n",
+    b"GET /metrics HTTP/1.1\r\nAuthorization: Bearer pw\r\n\r\n",
+    b"\r\nPUT /sessions/x?y=1 HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n{}",
+    b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET / HTTP/1.1\r\nA: b\r\n c\r\n\r\n", b"GET / HTTP/2.0\r\n\r\n", b"G / HTTP/1.1\nX:y\r\n\r\n",
 ]
 broken = [
     b"*", b"*-1\r\n", b"*0\r\n", b"*1\r\n", b"*1\r\n$", b"*1\r\n$-1\r\n", b"*1\r\n$4\r\nPIN",
@@ -56,6 +74,13 @@ n = 0
 for i, body in enumerate(valid + broken):
     # Each input under a few configuration variants: plain, byte-wise, password, maxmemory+LRU, RESP3.
     for mode in (0x00, 0x01, 0x07, 0x18, 0x3B, 0x80):
+        data = bytes([mode]) + body
+        name = hashlib.sha1(data).hexdigest()
+        with open(os.path.join(OUT, name), "wb") as fh:
+            fh.write(data)
+        n += 1
+for body in http:
+    for mode in (0x70, 0x71, 0x74, 0x73):
         data = bytes([mode]) + body
         name = hashlib.sha1(data).hexdigest()
         with open(os.path.join(OUT, name), "wb") as fh:

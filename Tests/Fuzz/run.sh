@@ -9,7 +9,7 @@ seconds="${1:-60}"
 [ $# -gt 0 ] && shift
 # SANITIZE=fuzzer (no AddressSanitizer) runs several times more inputs per second.
 bin=".build-fuzz/sesame-fuzz-$(echo "${SANITIZE:-fuzzer,address}" | tr ',' '-')"
-if [ ! -x "$bin" ] || [ -n "$(find Sources/Sesame Tests/Fuzz/FuzzEntry.swift -newer "$bin" -name '*.swift' | head -1)" ]; then
+if [ ! -x "$bin" ] || [ -n "$(find Sources/Sesame Tests/Fuzz/FuzzEntry.swift Tests/Fuzz/FuzzHTTP.swift -newer "$bin" -name '*.swift' | head -1)" ]; then
     Tests/Fuzz/build.sh "$bin"
 fi
 mkdir -p .build-fuzz/corpus

@@ -28,6 +28,16 @@ struct ClientMatrixTests {
         try await ClientMatrix.runCheck("python3", "check_redis_py.py", server: server, marker: "CLIENTMATRIX PASS redis-py")
     }
 
+    @Test("redis-py client-side caching (RESP3, CacheConfig): cached reads, invalidated by writes, DEL, expiry, FLUSHALL",
+          .enabled(if: ClientMatrix.python(imports: "redis.cache") || ClientMatrix.isCI,
+                   "python3 lacks redis-py >= 5.1 with redis.cache (pip install -U redis); CI=true makes this a failure"))
+    func redisPyClientSideCache() async throws {
+        try ClientMatrix.requirePython(imports: "redis.cache")
+        let server = try ClientMatrixServer()
+        defer { server.stop() }
+        try await ClientMatrix.runCheck("python3", "check_redis_py_cache.py", server: server, marker: "CLIENTMATRIX PASS redis-py-cache")
+    }
+
     @Test("Flask-Session (SESSION_TYPE=redis): log in, read back, sliding idle expiry via DEBUG ADVANCE-TIME, log out",
           .enabled(if: ClientMatrix.python(imports: "redis, flask, flask_session") || ClientMatrix.isCI,
                    "python3 lacks flask / flask-session / redis (pip install flask flask-session redis); CI=true makes this a failure"))

@@ -36,6 +36,7 @@ public final class Client {
         var replyMode: ReplyMode = .on
         /// Storage reused for the key of single-key commands (see `key(from:)`).
         var keyScratch: [UInt8] = []
+        var tracking: TrackingClient? = nil
     }
     private let state: UnsafeMutablePointer<State>
 
@@ -114,6 +115,8 @@ public final class Client {
         }
         return Key(state.pointee.keyScratch)
     }
+    /// CLIENT TRACKING state, created the first time tracking is turned on.
+    var tracking: TrackingClient? { get { state.pointee.tracking } set { state.pointee.tracking = newValue } }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
     @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }

@@ -136,6 +136,9 @@ let configParameters: [ConfigParameter] = [
     sessionParameter("session-idle-timeout", .idle, 0...Int64(SessionDefaults.maxSeconds)),
     sessionParameter("session-absolute-timeout", .absolute, 0...Int64(SessionDefaults.maxSeconds)),
     sessionParameter("session-max-devices", .maxDevices, 0...Int64(SessionDefaults.maxDevicesLimit)),
+    ConfigParameter("tracking-table-max-keys", get: { "\($0.server.tracking.maxKeys.load(ordering: .relaxed))" },
+                    validate: integer(0...Int64.max),
+                    apply: { c, v in c.server.tracking.maxKeys.store(Int(v) ?? 0, ordering: .relaxed) }),
     runtime("save", saveParams),
     runtime("appendonly", { v in
         switch v.lowercased() {

@@ -164,8 +164,14 @@ func clientCommand(_ c: Client, _ args: Arguments) {
         ("kill", -3, clientKillCommand),
         ("reply", 3, clientReplyCommand),
         ("no-evict", 3, clientNoEvictCommand),
+        ("tracking", -3, clientTrackingCommand),
+        ("caching", 3, clientCachingCommand),
+        ("getredir", 2, clientGetRedirCommand),
+        ("trackinginfo", 2, clientTrackingInfoCommand),
         ("help", 2, { c, _ in
             let lines = ["CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                         "CACHING (YES|NO)", "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+                         "GETREDIR", "    Return the client ID we are redirecting to when tracking is enabled.",
                          "GETNAME", "    Return the name of the current connection.",
                          "ID", "    Return the ID of the current connection.",
                          "INFO", "    Return information about the current client connection.",
@@ -177,6 +183,9 @@ func clientCommand(_ c: Client, _ args: Arguments) {
                          "SETINFO <option> <value>", "    Set client meta attr. Options are:",
                          "    * LIB-NAME: the client lib name.", "    * LIB-VER: the client lib version.",
                          "SETNAME <name>", "    Assign the name <name> to the current connection.",
+                         "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix>] [OPTIN] [OPTOUT] [NOLOOP]",
+                         "    Control server assisted client side caching.",
+                         "TRACKINGINFO", "    Report tracking status for the current connection.",
                          "HELP", "    Print this help."]
             c.reply.arrayHeader(lines.count)
             for l in lines { c.reply.simple(string: l) }

@@ -45,6 +45,10 @@ public enum Dispatcher {
         if client.server.monitors.count.load(ordering: .relaxed) > 0 {
             client.server.monitors.feed(client, args, hub: client.server.pubsub)
         }
+        if client.server.tracking.active.load(ordering: .relaxed) != 0 {
+            executeTracked(client, spec, args)
+            return
+        }
         spec.handler(client, args)
     }
 

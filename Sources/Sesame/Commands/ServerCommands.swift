@@ -78,7 +78,7 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "connected_clients:\(server.connectedClients.load(ordering: .relaxed))",
                  "maxclients:\(config.maxClients)",
                  "blocked_clients:0",
-                 "tracking_clients:0",
+                 "tracking_clients:\(server.tracking.clientCount)",
                  "clients_in_timeout_table:0"]
     case "memory":
         let used = usedMemory()
@@ -113,7 +113,10 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "pubsub_patterns:0",
                  "eventloop_cycles:\(server.sum { $0.eventloopCycles.load(ordering: .relaxed) })",
                  "eventloop_duration_sum:\(server.sum { $0.eventloopDurationSum.load(ordering: .relaxed) })",
-                 "eventloop_duration_max:\(server.loopStats.map { $0.eventloopDurationMax.load(ordering: .relaxed) }.max() ?? 0)"]
+                 "eventloop_duration_max:\(server.loopStats.map { $0.eventloopDurationMax.load(ordering: .relaxed) }.max() ?? 0)",
+                 "tracking_total_keys:\(server.tracking.totalKeys.load(ordering: .relaxed))",
+                 "tracking_total_items:\(server.tracking.totalItems.load(ordering: .relaxed))",
+                 "tracking_total_prefixes:\(server.tracking.prefixTotal)"]
     case "replication":
         lines = ["# Replication", "role:master", "connected_slaves:0"]
     case "cpu":

@@ -116,6 +116,7 @@ extension Client {
         multi = nil
         if isSubscribed { unsubscribeAll() }
         if server.monitors.count.load(ordering: .relaxed) > 0 { server.monitors.remove(clientID: id) }
+        if let t = tracking { server.tracking.disable(t) }
     }
 
     /// Drops every WATCH (after EXEC, DISCARD, UNWATCH, and when the connection closes).

@@ -109,6 +109,9 @@ final class EventLoop: @unchecked Sendable {
                 continue
             }
             let startNs = n > 0 || expiryPending ? monotonicNanoseconds() : 0
+            // With client tracking on, invalidations posted before a client's next command was
+            // sent reach it before that command's reply (Redis writes them synchronously).
+            if server.tracking.active.load(ordering: .relaxed) != 0 { deliverMail() }
             for i in 0..<n {
                 let ev = events[i]
                 let data = ev.data.u64

@@ -17,6 +17,9 @@ public struct ClientSnapshot: Sendable {
     var multi = -1
     var lastCommandAt: Int64 = 0
     var lastCommand = "NULL"
+    /// CLIENT TRACKING's flag letters ("t", "tR", "tB") and redirect (-1 when off).
+    var trackingFlags = ""
+    var redirect = -1
 }
 
 public final class ClientRecord: Sendable {
@@ -42,8 +45,9 @@ public final class ClientRecord: Sendable {
     func line(now: Int64) -> String {
         let s = snapshot.withLock { $0 }
         func text(_ b: [UInt8]?) -> String { b.map { String(decoding: $0, as: UTF8.self) } ?? "" }
-        let flags = s.subscriptions + s.patterns > 0 ? "P" : (s.multi >= 0 ? "x" : "N")
-        return "id=\(id) addr=\(address) laddr= fd=\(fd) name=\(text(s.name)) age=\((now - createdAt) / 1000) idle=\((now - s.lastCommandAt) / 1000) flags=\(flags) db=\(s.db) sub=\(s.subscriptions) psub=\(s.patterns) ssub=0 multi=\(s.multi) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(s.lastCommand) user=default redir=-1 resp=\(s.resp) lib-name=\(text(s.libName)) lib-ver=\(text(s.libVersion))"
+        var flags = (s.subscriptions + s.patterns > 0 ? "P" : (s.multi >= 0 ? "x" : "")) + s.trackingFlags
+        if flags.isEmpty { flags = "N" }
+        return "id=\(id) addr=\(address) laddr= fd=\(fd) name=\(text(s.name)) age=\((now - createdAt) / 1000) idle=\((now - s.lastCommandAt) / 1000) flags=\(flags) db=\(s.db) sub=\(s.subscriptions) psub=\(s.patterns) ssub=0 multi=\(s.multi) qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=\(s.lastCommand) user=default redir=\(s.redirect) resp=\(s.resp) lib-name=\(text(s.libName)) lib-ver=\(text(s.libVersion))"
     }
 
     var isPubSub: Bool { snapshot.withLock { $0.subscriptions + $0.patterns > 0 } }
@@ -54,6 +58,7 @@ public final class ClientRegistry: Sendable {
 
     func add(_ r: ClientRecord) { records.withLock { $0[r.id] = r } }
     func remove(_ id: Int) { _ = records.withLock { $0.removeValue(forKey: id) } }
+    func record(id: Int) -> ClientRecord? { records.withLock { $0[id] } }
     func all() -> [ClientRecord] { records.withLock { Array($0.values) }.sorted { $0.id < $1.id } }
 }
 
@@ -61,10 +66,12 @@ extension Client {
     /// Publishes what CLIENT LIST shows about this client (called by its loop).
     func refreshRecord(lastCommand: String? = nil) {
         guard let record else { return }
+        let (trackingFlags, redirect) = trackingListFields
         let snap = ClientSnapshot(name: name, libName: libName, libVersion: libVersion, db: db,
                                   resp: resp3 ? 3 : 2, subscriptions: channels.count, patterns: patterns.count,
                                   multi: multi.map { $0.queued.count } ?? -1, lastCommandAt: lastCommandAt,
-                                  lastCommand: lastCommand ?? lastCommandName)
+                                  lastCommand: lastCommand ?? lastCommandName,
+                                  trackingFlags: trackingFlags, redirect: redirect)
         record.snapshot.withLock { $0 = snap }
     }
 }

@@ -60,6 +60,8 @@ public struct Configuration: Sendable {
     public var sessionIdleTimeout = 1800
     public var sessionAbsoluteTimeout = 7 * 86400
     public var sessionMaxDevices = 0
+    /// The optional HTTP session API listener (`http-*` keys; HTTP/HTTPServer.swift).
+    public var http = HTTPSettings()
 
     public init() {}
 
@@ -245,6 +247,8 @@ public struct Configuration: Sendable {
              "cluster-config-file", "cluster-node-timeout":
             // Accepted for redis.conf compatibility; these have no effect yet (see docs).
             break
+        case _ where key.hasPrefix("http-"):
+            try http.set(key, values)
         default:
             throw Error(description: "Unknown option or number of arguments for CONFIG SET - '\(rawKey)'")
         }

@@ -55,6 +55,8 @@ public final class ServerState: Sendable {
     public let cluster: ClusterState
     public let sessionDefaults: SessionDefaults
     let notifier: KeyspaceNotifier
+    /// CLIENT TRACKING (Tracking.swift).
+    public let tracking: Tracking
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
 
@@ -75,7 +77,12 @@ public final class ServerState: Sendable {
                                     announceIP: configuration.clusterAnnounceIP)
         self.pubsub = PubSubHub(loops: max(1, configuration.threads))
         self.notifier = KeyspaceNotifier(hub: pubsub)
-        for shard in keyspace.shards { shard.events = notifier }
+        self.tracking = Tracking(mailboxes: pubsub.mailboxes, clients: clients)
+        for shard in keyspace.shards {
+            shard.events = notifier
+            shard.tracker = tracking
+        }
+        keyspace.tracker = tracking
         self.startedAt = clock.nowMilliseconds()
         self.runID = randomHex(20)
         self.loopStats = (0..<max(1, configuration.threads)).map { _ in LoopStats() }

@@ -15,6 +15,7 @@ public final class SesameServer: @unchecked Sendable {
     private var loops: [EventLoop] = []
     private var listeners: [ListenSocket] = []
     private var started = false
+    private var http: HTTPServer? = nil
 
     public init(configuration: Configuration = Configuration(), clock: any SesameClock = SystemClock()) {
         self.configuration = configuration
@@ -27,6 +28,8 @@ public final class SesameServer: @unchecked Sendable {
     /// The bound TCP port (the chosen one when configured with port 0); 0 before start.
     public var port: Int { state.boundPort.load(ordering: .acquiring) }
     public var keyspace: Keyspace { state.keyspace }
+    /// The HTTP API's bound port; nil when it is off.
+    public var httpPort: Int? { lock.withLock { http?.port } }
     public var boundAddresses: [String] { lock.withLock { listeners.map(\.address) } }
 
     public func start() throws {
@@ -51,7 +54,15 @@ public final class SesameServer: @unchecked Sendable {
                     loops.append(loop)
                 }
                 for loop in loops { try loop.start() }
+                if configuration.http.port != nil {
+                    let h = try HTTPServer(state: state, settings: configuration.http, log: log)
+                    try h.start()
+                    http = h
+                    log.notice("HTTP API listening on port \(h.port)")
+                }
             } catch {
+                http?.stop()
+                http = nil
                 for loop in loops { loop.requestStop(); loop.join() }
                 loops = []
                 for s in sockets { Sys.close(s.fd) }
@@ -66,6 +77,8 @@ public final class SesameServer: @unchecked Sendable {
     public func stop() {
         lock.withLock {
             guard started else { return }
+            http?.stop()
+            http = nil
             for loop in loops { loop.requestStop() }
             for loop in loops { loop.join() }
             loops = []

@@ -111,8 +111,14 @@ public final class Keyspace: @unchecked Sendable {
     }
 
     public func flush(db: Int?) {
-        withAllShards { for s in shards { s.flush(db) } }
+        withAllShards {
+            for s in shards { s.flush(db) }
+            tracker?.flushed(shards)
+        }
     }
+
+    /// CLIENT TRACKING's hub, told about flushes (set once by ServerState).
+    var tracker: Tracking?
 
     /// Runs active expiry on the shards `first, first+stride, ...` with a per-call budget of
     /// deletions. Returns true when due work remains (the caller should come back soon).

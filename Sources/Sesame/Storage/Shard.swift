@@ -37,6 +37,10 @@ public final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
     /// Where expirations are reported (keyspace notifications); nil when nobody listens.
     @exclusivity(unchecked) var events: KeyEvents?
+    /// CLIENT TRACKING: keys tracking clients read, and where their changes are reported
+    /// (Tracking.swift). The table is empty and `tracker.active` 0 unless a client tracks.
+    @exclusivity(unchecked) var tracked: [Key: [TrackingClient]] = [:]
+    @exclusivity(unchecked) var tracker: Tracking?
     /// Bytes the memory accounting charges for this shard's keys: the sum of Entry.cost.
     @exclusivity(unchecked) private(set) var usedBytes = 0
     /// The part of `usedBytes` already added to `memory` (the keyspace-wide counter).
@@ -117,9 +121,17 @@ public final class Shard: @unchecked Sendable {
     private func expiredAfterRemoval(_ db: Int, _ key: Key, _ e: Entry) {
         removed(db, key, e)
         expiredKeys += 1
-        if !watched.isEmpty { touch(db, key) }
+        changed(db, key)
         events?.keyExpired(db: db, key: key)
         sessionKeyGone(db, key)
+    }
+
+    /// Reports a change to a key to WATCH and to client tracking (the one place every change
+    /// of every path goes through). Caller holds the lock.
+    @inline(__always)
+    func changed(_ db: Int, _ key: Key) {
+        if !watched.isEmpty { touch(db, key) }
+        if let t = tracker, t.active.load(ordering: .relaxed) != 0 { t.keyChanged(self, key) }
     }
 
     /// Marks a change to a key for WATCH. Caller holds the lock.
@@ -175,7 +187,7 @@ public final class Shard: @unchecked Sendable {
         if before != after { account(after - before) }
         if volatileBefore != volatileAfter { volatileKeys[db] += volatileAfter ? 1 : -1 }
         // `cost` is never 0 for an entry, so these say whether the key existed before / after.
-        if !watched.isEmpty && (before != 0 || after != 0) { touch(db, key) }
+        if before != 0 || after != 0 { changed(db, key) }
         return result
     }
 
@@ -188,7 +200,7 @@ public final class Shard: @unchecked Sendable {
     func remove(_ db: Int, _ key: Key, now: Int64) -> Bool {
         guard let e = tables[db].removeValue(forKey: key) else { return false }
         removed(db, key, e)
-        if !watched.isEmpty { touch(db, key) }
+        changed(db, key)
         if e.isExpired(now) {
             expiredKeys += 1
             events?.keyExpired(db: db, key: key)
@@ -311,7 +323,7 @@ public final class Shard: @unchecked Sendable {
         tables[c.db].remove(at: i)
         let freed = e.cost(c.key)
         removed(c.db, c.key, e)
-        if !watched.isEmpty { touch(c.db, c.key) }
+        changed(c.db, c.key)
         events?.keyEvicted(db: c.db, key: c.key)
         sessionKeyGone(c.db, c.key)
         return freed
