@@ -37,7 +37,10 @@ struct ClusterDifferentialTests {
                        [["MULTI"], ["PING"], ["DBSIZE"], ["EXEC"]],
                        [["WATCH", "a"], ["MULTI"], ["INCR", "{a}n"], ["GET", "b"], ["EXEC"], ["EXEC"]],
                        [["MULTI"], ["NOSUCH"], ["GET", "a"], ["GET", "b"], ["EXEC"]],
-                       [["MULTI"], ["MSET", "x", "1", "y", "2"], ["DISCARD"]]] {
+                       [["MULTI"], ["MSET", "x", "1", "y", "2"], ["DISCARD"]],
+                       [["MULTI"], ["WATCH", "a", "b"], ["GET", "a"], ["EXEC"]],
+                       [["MULTI"], ["WATCH", "a"], ["EXEC"]],
+                       [["MULTI"], ["GET", "a"], ["MGET", "a", "b"], ["DISCARD"], ["EXEC"]]] {
             for args in script { try d.check(args: args) }
         }
         // Databases other than 0 do not exist in a cluster.

@@ -208,5 +208,50 @@ enum ClusterRun {
         #expect(outcome.moved > 0)
         #expect(outcome.crossSlot == 0)
         #expect(outcome.opsPerNode.filter { $0 > 0 }.count == 3, "\(outcome.nodes) \(outcome.opsPerNode)")
+
+        // A slot being migrated: its owner answers -ASK for keys it does not hold, and the
+        // engine sends ASKING + the command to the importing node, without errors.
+        let slot = HashSlots.slot("asktag")
+        let ownerPort = truth.nodes[Int(truth.owner[slot])].port
+        let targetPort = try #require(ports.first { $0 != ownerPort })
+        let owner = try RESPClient(host: "127.0.0.1", port: ownerPort)
+        let target = try RESPClient(host: "127.0.0.1", port: targetPort)
+        let ownerID = try #require(try owner.command("CLUSTER", "MYID").string)
+        let targetID = try #require(try target.command("CLUSTER", "MYID").string)
+        #expect(try target.command("CLUSTER", "SETSLOT", String(slot), "IMPORTING", ownerID) == .simpleString("OK"))
+        #expect(try owner.command("CLUSTER", "SETSLOT", String(slot), "MIGRATING", targetID) == .simpleString("OK"))
+        var askPlan = LoadPlan(host: "127.0.0.1", port: ports[0])
+        askPlan.connections = 2
+        askPlan.duration = nil
+        askPlan.requests = 50
+        askPlan.warmup = 0
+        let asked = try ClusterEngine.run(FreshKeyWorkload(tag: "asktag"), topology: truth, plan: askPlan)
+        #expect(asked.load.totalOps == 50)
+        #expect(asked.load.totalErrors == 0, "\(asked.load.errorSamples)")
+        #expect(asked.asked == 50)
+        #expect(asked.moved == 0)
+        #expect(try target.command("CLUSTER", "COUNTKEYSINSLOT", String(slot)) == .integer(50))
+        #expect(try owner.command("CLUSTER", "COUNTKEYSINSLOT", String(slot)) == .integer(0))
+    }
+}
+
+/// SET of a key never written before, all in one hash tag's slot: what a migrating slot's
+/// owner answers with -ASK.
+struct FreshKeyWorkload: Workload {
+    let tag: String
+    var operationNames: [String] { ["set"] }
+
+    struct Generator: OperationGenerator {
+        let prefix: String
+        var n = 0
+        mutating func encodeNext(into buffer: inout CommandBuffer) -> (type: Int, replies: Int) {
+            n += 1
+            buffer.command(["SET", "\(prefix)\(n)", "v"])
+            return (0, 1)
+        }
+    }
+
+    func makeGenerator(worker: Int, seed: UInt64) -> Generator {
+        Generator(prefix: "{\(tag)}:\(worker):\(seed):")
     }
 }

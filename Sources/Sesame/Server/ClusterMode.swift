@@ -84,7 +84,7 @@ enum ClusterSlotCheck {
                 if !ok {
                     c.multi = nil
                     c.unwatchAll()
-                    c.reply.error(crossSlotError)
+                    c.reply.error(ClusterError.crossSlot)
                     return false
                 }
             }
@@ -93,11 +93,9 @@ enum ClusterSlotCheck {
         var slot = none
         if sameSlot(spec, args, &slot) { return true }
         c.failMulti()
-        c.reply.error(crossSlotError)
+        c.reply.error(ClusterError.crossSlot)
         return false
     }
-
-    static let crossSlotError = ClusterError.crossSlot
 
     /// Folds the slots of the command's keys into `slot`; false as soon as two differ.
     static func sameSlot(_ spec: CommandSpec, _ args: Arguments, _ slot: inout Int) -> Bool {
