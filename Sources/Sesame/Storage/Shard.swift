@@ -110,7 +110,7 @@ public final class Shard: @unchecked Sendable {
         expiredKeys += 1
         if !watched.isEmpty { touch(db, key) }
         events?.keyExpired(db: db, key: key)
-        sessionKeyGone(db, key)
+        sessionKeyGone(db, key, e)
     }
 
     /// Marks a change to a key for WATCH. Caller holds the lock.
@@ -183,7 +183,7 @@ public final class Shard: @unchecked Sendable {
         if e.isExpired(now) {
             expiredKeys += 1
             events?.keyExpired(db: db, key: key)
-            sessionKeyGone(db, key)
+            sessionKeyGone(db, key, e)
             return false
         }
         return true
@@ -304,7 +304,7 @@ public final class Shard: @unchecked Sendable {
         removed(c.db, c.key, e)
         if !watched.isEmpty { touch(c.db, c.key) }
         events?.keyEvicted(db: c.db, key: c.key)
-        sessionKeyGone(c.db, c.key)
+        sessionKeyGone(c.db, c.key, e)
         return freed
     }
 }

@@ -180,6 +180,21 @@ extension CommandHarness {
         #expect(h.run("EXISTS", "user_sessions:{9}") == ":0\r\n", "the emptied set is deleted")
     }
 
+    @Test func plainSessionsKeepRedisSemanticsOnExpiry() {
+        // Written by a plain client (no idleTimeout field): expiry changes no other key.
+        let h = CommandHarness()
+        h.run("HSET", "sess:{42}:abc", "userId", "42")
+        h.run("EXPIRE", "sess:{42}:abc", "10")
+        h.run("SADD", "user_sessions:{42}", "sess:{42}:abc")
+        h.clock.advance(seconds: 11)
+        h.expireUntilIdle()
+        #expect(!h.isStored("sess:{42}:abc"))
+        #expect(h.reply("SMEMBERS", "user_sessions:{42}") == .array([.bulk("sess:{42}:abc")]))
+        // SESSION.LIST still prunes it.
+        #expect(h.run("SESSION.LIST", "42") == "*0\r\n")
+        #expect(h.run("EXISTS", "user_sessions:{42}") == ":0\r\n")
+    }
+
     @Test func lazyExpiryRemovesTheSetMember() {
         let h = CommandHarness()
         let a = h.create("9", "IDLE", "10")
