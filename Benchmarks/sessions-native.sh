@@ -12,6 +12,7 @@
 #                            all server threads over the measured run): the equal-CPU figure
 #   CPU us/validate-op       the inverse, per validation (all of the run's server CPU charged to
 #                            validations, so it includes the 20% of other operations)
+# then a server-bound check of the validation path alone (redis-benchmark, see below).
 #
 # Environment: ROUNDS (3) SESSIONS (50000) DURATION (8) CONNECTIONS (50) PIPELINE (1)
 #   REDIS_PORT (7479) SESAME_PORT (7480) SERVER_CPU (1) CLIENT_CPU (0) SKIP_BUILD=1
@@ -54,6 +55,37 @@ for r in $(seq "$ROUNDS"); do
   run sesame "$SESAME_PORT" "$SESAME_PID" "sesame-plain-$r"
 done
 
+# The validation path alone: redis-benchmark (50 clients) on one session with a 7-field
+# seed-layout hash: SESSION.VALIDATE TOUCH on Sesame against HGETALL plus EXPIRE on Redis,
+# server CPU per request from /proc as compare.sh measures it. At -P 16 the server is busy and
+# command work dominates; at -P 1 each command is its own round trip, which is what an
+# application that checks absoluteExpiry before re-arming the TTL does on Redis (HGETALL, check,
+# then EXPIRE: two round trips per validation).
+MICRO_N=${MICRO_N:-300000}
+cpu_ticks() { local t=0; for f in /proc/$1/task/*/stat; do t=$((t + $(awk '{print $14+$15}' "$f"))); done; echo $t; }
+micro() {  # pid port command...
+  local pid=$1 port=$2; shift 2
+  local a; a=$(cpu_ticks "$pid")
+  taskset -c "$CLIENT_CPU" redis-benchmark -p "$port" -n "$MICRO_N" -P "$MICRO_P" -c 50 -q "$@" >/dev/null 2>&1
+  local b; b=$(cpu_ticks "$pid")
+  echo $(( (b - a) * 10000 * 1000 / MICRO_N ))  # nanoseconds of server CPU per request (10 ms ticks)
+}
+UA="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"
+TOKEN=$(redis-cli -p "$SESAME_PORT" SESSION.CREATE 42 ipAddress 203.0.113.7 userAgent "$UA")
+KEY="sess:{42}:${TOKEN#NDI.}"
+redis-cli -p "$REDIS_PORT" HSET "$KEY" sessionId "${TOKEN#NDI.}" userId 42 createdAt 1763900000000 lastActivity 1763900000000 \
+  absoluteExpiry 1764504800000 ipAddress 203.0.113.7 userAgent "$UA" >/dev/null
+: > "$OUT/micro.txt"
+for MICRO_P in 16 1; do
+  echo "micro (ns of server CPU per request; redis-benchmark -P $MICRO_P -c 50 -n $MICRO_N):" >> "$OUT/micro.txt"
+  for r in $(seq "$ROUNDS"); do
+    v=$(micro "$SESAME_PID" "$SESAME_PORT" SESSION.VALIDATE "$TOKEN" TOUCH)
+    h=$(micro "$REDIS_PID" "$REDIS_PORT" HGETALL "$KEY")
+    e=$(micro "$REDIS_PID" "$REDIS_PORT" EXPIRE "$KEY" 1800)
+    echo "round $r: sesame SESSION.VALIDATE TOUCH $v; redis HGETALL $h + EXPIRE $e = $((h + e)); ratio $(python3 -c "print(f'{($h+$e)/$v:.2f}x')")" >> "$OUT/micro.txt"
+  done
+done
+
 python3 - "$OUT" "$ROUNDS" <<'EOF'
 import json, statistics, sys
 out, rounds = sys.argv[1], int(sys.argv[2])
@@ -80,4 +112,5 @@ print(f"median validations per server CPU-second, sesame native / redis plain: {
 print(f"median validations per second, sesame native / redis plain: {statistics.median(tput):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in tput)})")
 print(f"median validations per server CPU-second, sesame plain / redis plain: {statistics.median(plain):.2f}x")
 EOF
+cat "$OUT/micro.txt"
 echo "JSON reports: $OUT"

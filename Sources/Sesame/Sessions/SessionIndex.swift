@@ -3,13 +3,19 @@
 // user's set in the same step: the set shares the key's `{userId}` hash tag, so it lives in
 // this shard and the caller already holds the one lock both need. Members are the session
 // keys (`sess:{u}:<id>`), as in the seed layout plain clients write with SADD.
+//
+// Only sessions SESSION.CREATE wrote (their hash has the `idleTimeout` field) are pruned this
+// way: a session a plain client wrote keeps Redis's semantics, where an expiring key changes
+// no other key and the application removes the member itself.
 
 extension Shard {
     /// Called with the lock held after `key` left the table by expiry or eviction. Costs one
     /// byte compare for keys that are not sessions.
     @inline(__always)
-    func sessionKeyGone(_ db: Int, _ key: Key) {
-        guard key.bytes.first == UInt8(ascii: "s") else { return }
+    func sessionKeyGone(_ db: Int, _ key: Key, _ entry: Entry) {
+        guard key.bytes.first == UInt8(ascii: "s"), case .hash(let h) = entry.value,
+              h.contains(UnsafeRawBufferPointer(start: SessionField.idleTimeout.utf8Start,
+                                                count: SessionField.idleTimeout.utf8CodeUnitCount)) else { return }
         key.bytes.withUnsafeBytes { raw in
             guard let parts = SessionID.parts(ofKey: raw) else { return }
             let setKey = Key(SessionID.userSetKey(UnsafeRawBufferPointer(rebasing: raw[parts.userId])))

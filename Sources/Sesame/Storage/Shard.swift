@@ -123,7 +123,7 @@ public final class Shard: @unchecked Sendable {
         expiredKeys += 1
         changed(db, key)
         events?.keyExpired(db: db, key: key)
-        sessionKeyGone(db, key)
+        sessionKeyGone(db, key, e)
     }
 
     /// Reports a change to a key to WATCH and to client tracking (the one place every change
@@ -204,7 +204,7 @@ public final class Shard: @unchecked Sendable {
         if e.isExpired(now) {
             expiredKeys += 1
             events?.keyExpired(db: db, key: key)
-            sessionKeyGone(db, key)
+            sessionKeyGone(db, key, e)
             return false
         }
         return true
@@ -325,7 +325,7 @@ public final class Shard: @unchecked Sendable {
         removed(c.db, c.key, e)
         changed(c.db, c.key)
         events?.keyEvicted(db: c.db, key: c.key)
-        sessionKeyGone(c.db, c.key)
+        sessionKeyGone(c.db, c.key, e)
         return freed
     }
 }

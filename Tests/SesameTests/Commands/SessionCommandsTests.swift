@@ -180,6 +180,21 @@ extension CommandHarness {
         #expect(h.run("EXISTS", "user_sessions:{9}") == ":0\r\n", "the emptied set is deleted")
     }
 
+    @Test func plainSessionsKeepRedisSemanticsOnExpiry() {
+        // Written by a plain client (no idleTimeout field): expiry changes no other key.
+        let h = CommandHarness()
+        h.run("HSET", "sess:{42}:abc", "userId", "42")
+        h.run("EXPIRE", "sess:{42}:abc", "10")
+        h.run("SADD", "user_sessions:{42}", "sess:{42}:abc")
+        h.clock.advance(seconds: 11)
+        h.expireUntilIdle()
+        #expect(!h.isStored("sess:{42}:abc"))
+        #expect(h.reply("SMEMBERS", "user_sessions:{42}") == .array([.bulk("sess:{42}:abc")]))
+        // SESSION.LIST still prunes it.
+        #expect(h.run("SESSION.LIST", "42") == "*0\r\n")
+        #expect(h.run("EXISTS", "user_sessions:{42}") == ":0\r\n")
+    }
+
     @Test func lazyExpiryRemovesTheSetMember() {
         let h = CommandHarness()
         let a = h.create("9", "IDLE", "10")
@@ -340,10 +355,25 @@ extension CommandHarness {
         #expect(h.run("TTL", h.key(t)) == ":60\r\n")
         #expect(h.reply("HGET", h.key(t), "absoluteExpiry") == .bulk("\(h.clock.nowMilliseconds() + 3_600_000)"))
         #expect(h.run("CONFIG", "SET", "session-max-devices", "-1").hasPrefix("-ERR CONFIG SET failed (possibly related to argument 'session-max-devices')"))
+        let parsed = try? Configuration.parse(arguments: ["--session-idle-timeout", "900", "--session-absolute-timeout", "0", "--session-max-devices", "3"])
+        #expect(parsed?.sessionIdleTimeout == 900 && parsed?.sessionAbsoluteTimeout == 0 && parsed?.sessionMaxDevices == 3)
         var cfg = Configuration()
         #expect(throws: Configuration.Error.self) { try cfg.set("session-idle-timeout", ["x"]) }
+        #expect(throws: Configuration.Error.self) { try cfg.set("session-max-devices", ["100001"]) }
         try? cfg.set("session-max-devices", ["5"])
         #expect(cfg.sessionMaxDevices == 5)
+    }
+
+    @Test func sessionCommandsInsideMulti() {
+        let h = CommandHarness()
+        #expect(h.run("MULTI") == "+OK\r\n")
+        #expect(h.run("SESSION.CREATE", "tx", "ipAddress", "1.1.1.1") == "+QUEUED\r\n")
+        #expect(h.run("SESSION.LIST", "tx") == "+QUEUED\r\n")
+        let r = SessionReply.parse(h.run("EXEC")).items
+        #expect(r.count == 2)
+        let token = r[0].string!
+        #expect(r[1].items.first?.fields["id"] == token)
+        #expect(h.reply("SESSION.VALIDATE", token).fields["ipAddress"] == "1.1.1.1")
     }
 
     @Test func keyPositions() {
@@ -378,6 +408,25 @@ extension CommandHarness {
         for (bit, count) in ones.enumerated() {
             let share = Double(count) / Double(n)
             #expect(share > 0.482 && share < 0.518, "bit \(bit) set in \(share * 100)% of ids")
+        }
+    }
+
+    @Test func arbitraryTokensNeverCrashAndOnlyCanonicalOnesParse() {
+        var rng = SplitMix64(seed: 8)
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.{}=+/ \u{0}".utf8)
+        for i in 0..<50_000 {
+            let n = i % 5 == 0 ? Int.random(in: 0...400, using: &rng) : Int.random(in: 28...40, using: &rng)
+            let t: [UInt8] = (0..<n).map { _ in i % 2 == 0 ? alphabet[Int.random(in: 0..<alphabet.count, using: &rng)] : UInt8.random(in: 0...255, using: &rng) }
+            guard let key = t.withUnsafeBytes({ SessionID.key(fromToken: $0) }) else { continue }
+            // Whatever parses names a well-formed key whose token is the input again.
+            let parts = key.withUnsafeBytes { SessionID.parts(ofKey: $0) }
+            #expect(parts != nil)
+            if let parts {
+                let back = key.withUnsafeBytes { k in
+                    SessionID.token(userId: UnsafeRawBufferPointer(rebasing: k[parts.userId]), id: UnsafeRawBufferPointer(rebasing: k[parts.id]))
+                }
+                #expect(back == t)
+            }
         }
     }
 
