@@ -210,7 +210,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func handle(_ conn: HTTPConnection, events: UInt32) {
         if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { close(conn); return }
-        if events & EPOLLIN.rawValue != 0 && !conn.closeAfterWrite {
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 && !conn.closeAfterWrite {
             var chunk = [UInt8](repeating: 0, count: 16 * 1024)
             readLoop: while true {
                 let r = chunk.withUnsafeMutableBytes { p in Result { try Sys.read(conn.fd, p.baseAddress!, p.count) } }
@@ -266,8 +266,10 @@ public final class HTTPServer: @unchecked Sendable {
             case .success(.bytes(let k)):
                 conn.output.removeFirst(k)
             case .success(.wouldBlock):
-                _ = try? Sys.epollControl(epfd, EPOLL_CTL_MOD, conn.fd,
-                                          events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue,
+                // Closing after this write: stop listening for input, or unread input (level
+                // triggered) would wake the loop until the output drains.
+                let interest = conn.closeAfterWrite ? EPOLLOUT.rawValue : EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
+                _ = try? Sys.epollControl(epfd, EPOLL_CTL_MOD, conn.fd, events: interest,
                                           data: UInt64(UInt32(bitPattern: conn.fd)))
                 return
             case .success(.closed), .failure:
