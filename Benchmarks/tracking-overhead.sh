@@ -13,11 +13,12 @@
 # Reports server CPU microseconds per request ((utime+stime of all threads) / requests) and
 # requests per second; medians of ROUNDS.
 #
-# Environment: ROUNDS=3 N=1000000 KEYSPACE=100000 PORT=7390 SERVER_CPU=1 CLIENT_CPU=0
+# Environment: ROUNDS=3 N=1000000 KEYSPACE=100000 PORT=(a free one) SERVER_CPU=1 CLIENT_CPU=0
 #              SKIP_BUILD=1 (use .build/release/sesame-server as is)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-ROUNDS=${ROUNDS:-3}; N=${N:-1000000}; KEYSPACE=${KEYSPACE:-100000}; PORT=${PORT:-7390}
+ROUNDS=${ROUNDS:-3}; N=${N:-1000000}; KEYSPACE=${KEYSPACE:-100000}
+PORT=${PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 SERVER_CPU=${SERVER_CPU:-1}; CLIENT_CPU=${CLIENT_CPU:-0}
 [[ "${SKIP_BUILD:-0}" == 1 ]] || swift build -c release --product sesame-server >&2 || exit 1
 
@@ -25,6 +26,7 @@ taskset -c "$SERVER_CPU" .build/release/sesame-server --port "$PORT" --threads 1
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null; [[ -n "${READER:-}" ]] && kill $READER 2>/dev/null' EXIT
 for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+kill -0 "$SERVER" 2>/dev/null || { echo "sesame-server did not start on port $PORT" >&2; exit 1; }
 
 cpu_ticks() { awk '{ s += $14 + $15 } END { print s }' /proc/"$SERVER"/task/*/stat; }
 HZ=$(getconf CLK_TCK)
