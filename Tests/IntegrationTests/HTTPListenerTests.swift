@@ -138,6 +138,33 @@ struct HTTPListenerTests {
         #expect(try d.response()?.status == 200)
     }
 
+    @Test("curl, as in docs/SESSIONS.md: /healthz, /metrics with the token, POST /sessions (501 in this build)",
+          .enabled(if: ExternalTools.find("curl") != nil || ExternalTools.isCI, "curl is not on PATH"))
+    func curl() throws {
+        let curl = try ExternalTools.require(ExternalTools.find("curl"), "curl")
+        let s = try server(token: "s3cret")
+        defer { s.stop() }
+        let base = "http://127.0.0.1:\(s.httpPort!)"
+        func run(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: curl)
+            p.arguments = ["-s", "--max-time", "10", "-w", " %{http_code}"] + args
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        #expect(try run([base + "/healthz"]) == #"{"status":"ok"} 200"#)
+        #expect(try run([base + "/metrics"]).hasSuffix(" 401"))
+        let metrics = try run(["-H", "Authorization: Bearer s3cret", base + "/metrics"])
+        #expect(metrics.contains("# TYPE sesame_expired_keys_total counter") && metrics.hasSuffix(" 200"))
+        let create = try run(["-H", "Authorization: Bearer s3cret", "-H", "Content-Type: application/json",
+                              "-d", #"{"userId":"u1","idle":1800,"fields":{"role":"user"}}"#, base + "/sessions"])
+        #expect(create == #"{"error":"SESSION.CREATE is not available in this server build"} 501"#)
+    }
+
     @Test("http-auth-token: a bearer token for everything but /healthz")
     func token() throws {
         let s = try server(token: "t0ken")
