@@ -62,6 +62,28 @@ private final class HTTPTestClient {
         }
     }
 
+    /// A response to HEAD: the header block only.
+    func headOnly() throws -> (status: Int, headers: [String: String])? {
+        while true {
+            if let end = find([13, 10, 13, 10]) {
+                let head = String(decoding: buffer[0..<end], as: UTF8.self)
+                buffer.removeFirst(end + 4)
+                var lines = head.components(separatedBy: "\r\n")
+                let status = Int(lines.removeFirst().split(separator: " ")[1])!
+                var headers: [String: String] = [:]
+                for l in lines {
+                    let p = l.split(separator: ":", maxSplits: 1)
+                    headers[p[0].lowercased()] = p[1].trimmingCharacters(in: .whitespaces)
+                }
+                return (status, headers)
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { return nil }
+            buffer += chunk[0..<n]
+        }
+    }
+
     /// True when the server closes the connection with nothing more to read.
     func closedByServer() -> Bool {
         var b = [UInt8](repeating: 0, count: 16)
@@ -111,6 +133,10 @@ struct HTTPListenerTests {
         #expect(p?.status == 501 && p?.body == #"{"error":"SESSION.CREATE is not available in this server build"}"#)
         c.send("GET /users/u1/sessions HTTP/1.1\r\n\r\n")
         #expect(try c.response()?.status == 501)
+        // HEAD: headers only, so the next response on the connection still frames correctly.
+        c.send("HEAD /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n")
+        #expect(try c.headOnly()?.headers["content-length"] == "15")
+        #expect(try c.response()?.body == #"{"status":"ok"}"#)
         c.send("GET /healthz HTTP/1.0\r\n\r\n")
         let last = try c.response()
         #expect(last?.headers["connection"] == "close")

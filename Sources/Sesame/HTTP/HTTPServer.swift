@@ -249,7 +249,8 @@ public final class HTTPServer: @unchecked Sendable {
                 conn.input.removeFirst(consumed)
                 var response = api.handle(request, peer: conn.peer)
                 if !request.keepAlive { response.keepAlive = false }
-                conn.output += response.serialized()
+                // HEAD: the headers GET would send, Content-Length included, and no body.
+                conn.output += response.serialized(body: request.method != "HEAD")
                 if !response.keepAlive {
                     conn.closeAfterWrite = true
                     conn.input = []
@@ -303,14 +304,14 @@ public struct HTTPResponse: Sendable {
         json(status, .object([("error", .string(message))]), headers: headers)
     }
 
-    public func serialized() -> [UInt8] {
+    public func serialized(body includeBody: Bool = true) -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n"
         for (n, v) in headers { head += "\(n): \(v)\r\n" }
         head += "Content-Length: \(body.count)\r\n"
         head += "Cache-Control: no-store\r\n"
         if !keepAlive { head += "Connection: close\r\n" }
         head += "\r\n"
-        return Array(head.utf8) + body
+        return includeBody ? Array(head.utf8) + body : Array(head.utf8)
     }
 
     static func reason(_ status: Int) -> String {
