@@ -57,7 +57,8 @@ do {
 server.log.notice("Sesame \(sesameVersion) (Redis \(redisCompatibleVersion) protocol) started, pid=\(getpid()), port=\(server.port), threads=\(configuration.threads), bind=\(server.boundAddresses.joined(separator: " "))")
 server.log.notice("Ready to accept connections tcp")
 // The first line on stdout is machine-readable, for harnesses that start us with --port 0.
-let ready = Array("{\"event\":\"ready\",\"port\":\(server.port),\"pid\":\(getpid())}\n".utf8)
+let httpField = server.httpPort.map { ",\"httpPort\":\($0)" } ?? ""
+let ready = Array("{\"event\":\"ready\",\"port\":\(server.port)\(httpField),\"pid\":\(getpid())}\n".utf8)
 _ = ready.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
 if let path = configuration.portFile {
     // Written to a temporary name and renamed, so a reader never sees a half-written file.

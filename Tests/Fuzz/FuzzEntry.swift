@@ -57,6 +57,7 @@ public func sesameFuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> In
     state.eviction.policy = config.maxMemoryPolicy
     state.eviction.samples = config.maxMemorySamples
     _ = state.setNotifyKeyspaceEvents(config.notifyKeyspaceEvents)
+    state.tracking.maxKeys.store(1_000_000, ordering: .relaxed)
     if isHTTPMode(mode) {
         fuzzHTTP(mode, state, UnsafeRawBufferPointer(start: data + 1, count: size - 1))
         return 0

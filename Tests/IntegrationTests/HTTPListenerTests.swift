@@ -62,6 +62,28 @@ private final class HTTPTestClient {
         }
     }
 
+    /// A response to HEAD: the header block only.
+    func headOnly() throws -> (status: Int, headers: [String: String])? {
+        while true {
+            if let end = find([13, 10, 13, 10]) {
+                let head = String(decoding: buffer[0..<end], as: UTF8.self)
+                buffer.removeFirst(end + 4)
+                var lines = head.components(separatedBy: "\r\n")
+                let status = Int(lines.removeFirst().split(separator: " ")[1])!
+                var headers: [String: String] = [:]
+                for l in lines {
+                    let p = l.split(separator: ":", maxSplits: 1)
+                    headers[p[0].lowercased()] = p[1].trimmingCharacters(in: .whitespaces)
+                }
+                return (status, headers)
+            }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { return nil }
+            buffer += chunk[0..<n]
+        }
+    }
+
     /// True when the server closes the connection with nothing more to read.
     func closedByServer() -> Bool {
         var b = [UInt8](repeating: 0, count: 16)
@@ -111,6 +133,10 @@ struct HTTPListenerTests {
         #expect(p?.status == 501 && p?.body == #"{"error":"SESSION.CREATE is not available in this server build"}"#)
         c.send("GET /users/u1/sessions HTTP/1.1\r\n\r\n")
         #expect(try c.response()?.status == 501)
+        // HEAD: headers only, so the next response on the connection still frames correctly.
+        c.send("HEAD /healthz HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n")
+        #expect(try c.headOnly()?.headers["content-length"] == "15")
+        #expect(try c.response()?.body == #"{"status":"ok"}"#)
         c.send("GET /healthz HTTP/1.0\r\n\r\n")
         let last = try c.response()
         #expect(last?.headers["connection"] == "close")
@@ -136,6 +162,33 @@ struct HTTPListenerTests {
         let d = try HTTPTestClient(port: s.httpPort!)
         d.send("GET /healthz HTTP/1.1\r\n\r\n")
         #expect(try d.response()?.status == 200)
+    }
+
+    @Test("curl, as in docs/SESSIONS.md: /healthz, /metrics with the token, POST /sessions (501 in this build)",
+          .enabled(if: ExternalTools.find("curl") != nil || ExternalTools.isCI, "curl is not on PATH"))
+    func curl() throws {
+        let curl = try ExternalTools.require(ExternalTools.find("curl"), "curl")
+        let s = try server(token: "s3cret")
+        defer { s.stop() }
+        let base = "http://127.0.0.1:\(s.httpPort!)"
+        func run(_ args: [String]) throws -> String {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: curl)
+            p.arguments = ["-s", "--max-time", "10", "-w", " %{http_code}"] + args
+            let pipe = Pipe()
+            p.standardOutput = pipe
+            try p.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        #expect(try run([base + "/healthz"]) == #"{"status":"ok"} 200"#)
+        #expect(try run([base + "/metrics"]).hasSuffix(" 401"))
+        let metrics = try run(["-H", "Authorization: Bearer s3cret", base + "/metrics"])
+        #expect(metrics.contains("# TYPE sesame_expired_keys_total counter") && metrics.hasSuffix(" 200"))
+        let create = try run(["-H", "Authorization: Bearer s3cret", "-H", "Content-Type: application/json",
+                              "-d", #"{"userId":"u1","idle":1800,"fields":{"role":"user"}}"#, base + "/sessions"])
+        #expect(create == #"{"error":"SESSION.CREATE is not available in this server build"} 501"#)
     }
 
     @Test("http-auth-token: a bearer token for everything but /healthz")

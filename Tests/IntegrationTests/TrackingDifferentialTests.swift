@@ -10,6 +10,7 @@ import Glibc
 #endif
 import Foundation
 import Sesame
+import Synchronization
 import Testing
 
 final class TrackingDifferential {
@@ -293,8 +294,81 @@ struct TrackingDifferentialTests {
     }
 }
 
+private final class Progress: Sendable {
+    let acked = Atomic<Int>(0)
+    let done = Atomic<Bool>(false)
+    let failures = Mutex<[String]>([])
+}
+
 @Suite("CLIENT TRACKING across event loops")
 struct TrackingLoopTests {
+    /// A client-side cache driven by invalidations must never serve a value older than a write
+    /// whose reply was already seen, while reads and writes race on different loops.
+    @Test("race: a cached value is never older than an acknowledged write")
+    func noStaleCache() throws {
+        let sesame = try SesameInstance(threads: 2)
+        defer { sesame.stop() }
+        let port = sesame.port
+        let progress = Progress()
+        let writes = 1500
+        let writer = Thread {
+            do {
+                let w = try RESPClient(port: port)
+                for i in 1...writes {
+                    _ = try w.call("SET", "sess:{u}:1", "\(i)")
+                    progress.acked.store(i, ordering: .sequentiallyConsistent)
+                }
+            } catch { progress.failures.withLock { $0.append("writer: \(error)") } }
+            progress.done.store(true, ordering: .sequentiallyConsistent)
+        }
+        let readerDone = Atomic<Bool>(false)
+        let reader = Thread {
+            defer { readerDone.store(true, ordering: .sequentiallyConsistent) }
+            do {
+                let r = try RESPClient(port: port)
+                _ = try r.call("HELLO", "3")
+                _ = try r.call("CLIENT", "TRACKING", "on")
+                var cached: Int? = nil
+                var hits = 0
+                while !progress.done.load(ordering: .sequentiallyConsistent) {
+                    let floor = progress.acked.load(ordering: .sequentiallyConsistent)
+                    // Sync: every invalidation posted before this PING arrives precedes PONG.
+                    try r.send(command: ["PING"])
+                    while true {
+                        let m = try r.readReply()
+                        if m == bytes("+PONG\r\n") { break }
+                        cached = nil
+                    }
+                    let value: Int
+                    if let c = cached {
+                        value = c
+                        hits += 1
+                    } else {
+                        try r.send(command: ["GET", "sess:{u}:1"])
+                        var reply = try r.readReply()
+                        while reply.first == UInt8(ascii: ">") { reply = try r.readReply() }
+                        let text = String(decoding: reply, as: UTF8.self)
+                        value = text.hasPrefix("$") ? Int(text.split(separator: "\r\n")[1]) ?? 0 : 0
+                        cached = value
+                    }
+                    if value < floor {
+                        progress.failures.withLock { $0.append("served \(value) after write \(floor) was acknowledged") }
+                        return
+                    }
+                }
+                if hits == 0 { progress.failures.withLock { $0.append("the cache never hit: the test checked nothing") } }
+            } catch { progress.failures.withLock { $0.append("reader: \(error)") } }
+        }
+        reader.start()
+        writer.start()
+        let deadline = Date().addingTimeInterval(60)
+        while !(progress.done.load(ordering: .sequentiallyConsistent) && readerDone.load(ordering: .sequentiallyConsistent)) && Date() < deadline {
+            usleep(10_000)
+        }
+        #expect(progress.done.load(ordering: .sequentiallyConsistent) && readerDone.load(ordering: .sequentiallyConsistent), "timed out")
+        #expect(progress.failures.withLock { $0 } == [])
+    }
+
     @Test("a write on one loop invalidates a reader on every other loop, before its next reply")
     func crossLoop() throws {
         let sesame = try SesameInstance(threads: 4)

@@ -153,8 +153,8 @@ public final class HTTPAPI: @unchecked Sendable {
         for (k, v) in fields { args += [k, v] }
         let reply = RESPReply.parse(execute(args))
         switch reply {
-        case .bulk(let id):
-            let sid = String(decoding: id, as: UTF8.self)
+        case .bulk, .simple:
+            let sid = reply.text ?? ""
             return .json(201, .object([("sessionId", .string(sid)), ("csrfToken", .string(csrf))]),
                          headers: [("Set-Cookie", "__Host-sid=\(sid); Path=/; Secure; HttpOnly; SameSite=Strict"),
                                    ("Location", "/sessions/\(sid)")])

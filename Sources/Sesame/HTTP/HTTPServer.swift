@@ -210,7 +210,7 @@ public final class HTTPServer: @unchecked Sendable {
 
     private func handle(_ conn: HTTPConnection, events: UInt32) {
         if events & (EPOLLERR.rawValue | EPOLLHUP.rawValue) != 0 { close(conn); return }
-        if events & EPOLLIN.rawValue != 0 && !conn.closeAfterWrite {
+        if events & (EPOLLIN.rawValue | EPOLLRDHUP.rawValue) != 0 && !conn.closeAfterWrite {
             var chunk = [UInt8](repeating: 0, count: 16 * 1024)
             readLoop: while true {
                 let r = chunk.withUnsafeMutableBytes { p in Result { try Sys.read(conn.fd, p.baseAddress!, p.count) } }
@@ -249,7 +249,8 @@ public final class HTTPServer: @unchecked Sendable {
                 conn.input.removeFirst(consumed)
                 var response = api.handle(request, peer: conn.peer)
                 if !request.keepAlive { response.keepAlive = false }
-                conn.output += response.serialized()
+                // HEAD: the headers GET would send, Content-Length included, and no body.
+                conn.output += response.serialized(body: request.method != "HEAD")
                 if !response.keepAlive {
                     conn.closeAfterWrite = true
                     conn.input = []
@@ -266,8 +267,10 @@ public final class HTTPServer: @unchecked Sendable {
             case .success(.bytes(let k)):
                 conn.output.removeFirst(k)
             case .success(.wouldBlock):
-                _ = try? Sys.epollControl(epfd, EPOLL_CTL_MOD, conn.fd,
-                                          events: EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue,
+                // Closing after this write: stop listening for input, or unread input (level
+                // triggered) would wake the loop until the output drains.
+                let interest = conn.closeAfterWrite ? EPOLLOUT.rawValue : EPOLLIN.rawValue | EPOLLOUT.rawValue | EPOLLRDHUP.rawValue
+                _ = try? Sys.epollControl(epfd, EPOLL_CTL_MOD, conn.fd, events: interest,
                                           data: UInt64(UInt32(bitPattern: conn.fd)))
                 return
             case .success(.closed), .failure:
@@ -301,14 +304,14 @@ public struct HTTPResponse: Sendable {
         json(status, .object([("error", .string(message))]), headers: headers)
     }
 
-    public func serialized() -> [UInt8] {
+    public func serialized(body includeBody: Bool = true) -> [UInt8] {
         var head = "HTTP/1.1 \(status) \(HTTPResponse.reason(status))\r\n"
         for (n, v) in headers { head += "\(n): \(v)\r\n" }
         head += "Content-Length: \(body.count)\r\n"
         head += "Cache-Control: no-store\r\n"
         if !keepAlive { head += "Connection: close\r\n" }
         head += "\r\n"
-        return Array(head.utf8) + body
+        return includeBody ? Array(head.utf8) + body : Array(head.utf8)
     }
 
     static func reason(_ status: Int) -> String {
