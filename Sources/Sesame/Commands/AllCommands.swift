@@ -3,7 +3,7 @@
 func allCommands() -> [CommandSpec] {
     connectionCommands + serverCommands + keyCommands + stringCommands + hashCommands + setCommands
         + debugCommands + transactionCommands + pubsubCommands + monitorCommands
-        + scanCommands + objectCommands + adminCommands + configCommands
+        + scanCommands + objectCommands + adminCommands + configCommands + persistenceCommands
 }
 
 extension Client {

@@ -34,6 +34,8 @@ public final class Client {
         var record: ClientRecord? = nil
         var lastCommandName = "NULL"
         var replyMode: ReplyMode = .on
+        var aofPending = false
+        var aofCapture: [(db: Int, bytes: [UInt8])]? = nil
     }
     private let state: UnsafeMutablePointer<State>
 
@@ -94,6 +96,11 @@ public final class Client {
     public var lastCommandName: String { get { state.pointee.lastCommandName } set { state.pointee.lastCommandName = newValue } }
     /// CLIENT REPLY: on, off, or skip the next command's reply.
     @inline(__always) public var replyMode: ReplyMode { get { state.pointee.replyMode } set { state.pointee.replyMode = newValue } }
+
+    /// Wrote to the append-only file since its replies were last sent (appendfsync always).
+    var aofPending: Bool { get { state.pointee.aofPending } set { state.pointee.aofPending = newValue } }
+    /// Inside EXEC with appendonly on: the queue's records, appended as one MULTI/EXEC unit.
+    var aofCapture: [(db: Int, bytes: [UInt8])]? { get { state.pointee.aofCapture } set { state.pointee.aofCapture = newValue } }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
     @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }

@@ -42,6 +42,10 @@ public enum Dispatcher {
         if client.server.monitors.count.load(ordering: .relaxed) > 0 {
             client.server.monitors.feed(client, args, hub: client.server.pubsub)
         }
+        if client.server.aof.enabled.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "exec") {
+            AOFCommandLog.execute(client, spec, args)
+            return
+        }
         spec.handler(client, args)
     }
 

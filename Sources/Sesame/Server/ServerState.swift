@@ -46,6 +46,9 @@ public final class ServerState: Sendable {
     public let monitors = MonitorHub()
     public let runtimeConfig = RuntimeConfig()
     let notifier: KeyspaceNotifier
+    /// The append-only file (docs/PERSISTENCE.md); idle unless appendonly is on.
+    public let aof: AppendOnlyFile
+    public let shutdown = ShutdownControl()
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
 
@@ -63,7 +66,9 @@ public final class ServerState: Sendable {
         self.commands = CommandTable(allCommands(), renames: configuration.renamedCommands)
         self.pubsub = PubSubHub(loops: max(1, configuration.threads))
         self.notifier = KeyspaceNotifier(hub: pubsub)
-        for shard in keyspace.shards { shard.events = notifier }
+        self.aof = AppendOnlyFile(configuration: configuration, log: Logger(level: configuration.logLevel))
+        let events = PersistenceEvents(aof: aof, next: notifier)
+        for shard in keyspace.shards { shard.events = events }
         self.startedAt = clock.nowMilliseconds()
         self.runID = randomHex(20)
         self.loopStats = (0..<max(1, configuration.threads)).map { _ in LoopStats() }

@@ -28,6 +28,9 @@ public final class Shard: @unchecked Sendable {
     var watched: [WatchKey: (version: UInt64, watchers: Int)] = [:]
     /// Where expirations are reported (keyspace notifications); nil when nobody listens.
     var events: KeyEvents?
+    /// Changes made to this shard's keys (Redis's server.dirty, per shard): the append-only
+    /// file logs a write command only when it moved this, so no-op writes are not logged.
+    var dirty: UInt64 = 0
     /// Bytes the memory accounting charges for this shard's keys: the sum of Entry.cost.
     private(set) var usedBytes = 0
     /// The part of `usedBytes` already added to `memory` (the keyspace-wide counter).
@@ -108,6 +111,7 @@ public final class Shard: @unchecked Sendable {
     private func expiredAfterRemoval(_ db: Int, _ key: Key, _ e: Entry) {
         removed(db, key, e)
         expiredKeys += 1
+        dirty &+= 1
         if !watched.isEmpty { touch(db, key) }
         events?.keyExpired(db: db, key: key)
     }
@@ -165,7 +169,10 @@ public final class Shard: @unchecked Sendable {
         if before != after { account(after - before) }
         if volatileBefore != volatileAfter { volatileKeys[db] += volatileAfter ? 1 : -1 }
         // `cost` is never 0 for an entry, so these say whether the key existed before / after.
-        if !watched.isEmpty && (before != 0 || after != 0) { touch(db, key) }
+        if before != 0 || after != 0 {
+            dirty &+= 1
+            if !watched.isEmpty { touch(db, key) }
+        }
         return result
     }
 
@@ -178,6 +185,7 @@ public final class Shard: @unchecked Sendable {
     func remove(_ db: Int, _ key: Key, now: Int64) -> Bool {
         guard let e = tables[db].removeValue(forKey: key) else { return false }
         removed(db, key, e)
+        dirty &+= 1
         if !watched.isEmpty { touch(db, key) }
         if e.isExpired(now) {
             expiredKeys += 1
@@ -243,6 +251,7 @@ public final class Shard: @unchecked Sendable {
     var hasDueWork: Bool { !due.isEmpty }
 
     func flush(_ db: Int?) {
+        dirty &+= 1
         if !watched.isEmpty {
             for (wk, w) in watched where db == nil || Int(wk.db) == db! {
                 if tables[Int(wk.db)][wk.key] != nil { watched[wk] = (w.version &+ 1, w.watchers) }
@@ -300,6 +309,7 @@ public final class Shard: @unchecked Sendable {
         tables[c.db].remove(at: i)
         let freed = e.cost(c.key)
         removed(c.db, c.key, e)
+        dirty &+= 1
         if !watched.isEmpty { touch(c.db, c.key) }
         events?.keyEvicted(db: c.db, key: c.key)
         return freed

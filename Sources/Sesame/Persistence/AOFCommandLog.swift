@@ -1,0 +1,197 @@
+// How a write command reaches the append-only file (the Dispatcher's hook while appendonly
+// is on).
+//
+// Ordering: the command's key shards are locked (ascending, as Keyspace.withShards does; every
+// shard for keyless writes such as FLUSHALL) around the handler AND the append, so two
+// commands on one key append in the order they ran: the file order is a serial order of what
+// clients observed, per key. EXEC holds the shards of its whole queue and appends the queue's
+// records as one MULTI ... EXEC unit. Shard locks are recursive, so the handlers' own locking
+// is unchanged.
+//
+// What is logged: only commands that changed data (the locked shards' `dirty` counters
+// moved and the reply is not an error), in Redis's propagated form: relative and
+// clock-dependent commands by their effect (SET ... PXAT, PEXPIREAT, PERSIST, DEL), random ones
+// by their effect (SPOP -> SREM), float increments by their result (INCRBYFLOAT -> SET KEEPTTL,
+// HINCRBYFLOAT -> HSET). Expirations and evictions are logged as DEL by PersistenceEvents,
+// under the shard lock of the key.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Client {
+    /// Redis's writeCommandsGetDiskErrorMessage for the AOF.
+    func misconfError(_ errnoValue: Int32) -> String {
+        "MISCONF Errors writing to the AOF file: " + String(cString: strerror(errnoValue))
+    }
+}
+
+enum AOFCommandLog {
+    static func execute(_ c: Client, _ spec: CommandSpec, _ args: Arguments) {
+        let aof = c.server.aof
+        if spec.name == "exec" {
+            execTransaction(c, spec, args)
+            return
+        }
+        let failure = aof.writeErrno.load(ordering: .relaxed)
+        if failure != 0 {
+            c.reply.error(string: c.misconfError(failure))
+            return
+        }
+        let ks = c.keyspace
+        let db = c.db
+        if spec.firstKey == 0 || args.count <= spec.firstKey {
+            ks.withAllShards { run(c, spec, args, db, ks.shards) }
+        } else if spec.lastKey == spec.firstKey {
+            let shard = ks.shard(for: args[spec.firstKey])
+            shard.lock.lock()
+            run(c, spec, args, db, CollectionOfOne(shard))
+            shard.lock.unlock()
+        } else {
+            let last = spec.lastKey < 0 ? args.count + spec.lastKey : min(spec.lastKey, args.count - 1)
+            var indices: [Int] = []
+            var i = spec.firstKey
+            while i <= last {
+                indices.append(ks.shardIndex(args[i]))
+                i += max(spec.keyStep, 1)
+            }
+            ks.withShards(indices) { run(c, spec, args, db, indices.map { ks.shards[$0] }) }
+        }
+        c.aofPending = true
+    }
+
+    /// Runs the handler with `shards` locked and appends its record if it changed data.
+    @inline(__always)
+    private static func run<S: Collection>(_ c: Client, _ spec: CommandSpec,
+                                           _ args: Arguments, _ db: Int, _ shards: S) where S.Element == Shard {
+        var before: UInt64 = 0
+        for s in shards { before &+= s.dirty }
+        // SPOP's record names the members it removed: remember the set it started from.
+        let previous: Value? = spec.name == "spop" ? liveValue(c, args, 1, db) : nil
+        let mark = c.output.writerIndex
+        spec.handler(c, args)
+        var after: UInt64 = 0
+        for s in shards { after &+= s.dirty }
+        guard after != before else { return }
+        if c.output.writerIndex > mark && c.output.base[mark] == UInt8(ascii: "-") { return }
+        guard let record = record(c, spec, args, db, previous: previous) else { return }
+        if c.aofCapture != nil {
+            c.aofCapture!.append((db, record.bytes))
+        } else {
+            c.server.aof.append(db: db, record)
+        }
+    }
+
+    /// EXEC: the whole queue's shards (and the WATCHed ones) stay locked while the queue runs
+    /// and its records are appended as one unit.
+    private static func execTransaction(_ c: Client, _ spec: CommandSpec, _ args: Arguments) {
+        guard let multi = c.multi, !multi.failed else {
+            spec.handler(c, args)
+            return
+        }
+        let ks = c.keyspace
+        let shards = shardsTouched(by: multi.queued, c) + c.watched.map(\.shard)
+        ks.withShards(shards) {
+            c.aofCapture = []
+            spec.handler(c, args)
+            let records = c.aofCapture ?? []
+            c.aofCapture = nil
+            if !records.isEmpty { c.server.aof.appendTransaction(records) }
+        }
+        c.aofPending = true
+    }
+
+    /// The key's value if it exists and has not expired (caller holds its shard lock).
+    private static func liveValue(_ c: Client, _ args: Arguments, _ i: Int, _ db: Int) -> Value? {
+        let shard = c.keyspace.shard(for: args[i])
+        guard let e = shard.tables[db][Key(args[i])], !e.isExpired(c.now) else { return nil }
+        return e.value
+    }
+
+    private static func entry(_ c: Client, _ args: Arguments, _ i: Int, _ db: Int) -> Entry? {
+        let shard = c.keyspace.shard(for: args[i])
+        guard let e = shard.tables[db][Key(args[i])], !e.isExpired(c.now) else { return nil }
+        return e
+    }
+
+    /// The command's log form, or nil when it needs none.
+    static func record(_ c: Client, _ spec: CommandSpec, _ args: Arguments, _ db: Int, previous: Value?) -> AOFRecord? {
+        var r = AOFRecord()
+        switch spec.name {
+        case "set", "setex", "psetex", "setnx", "getset", "incrbyfloat":
+            // The key's resulting state: SET key value [PXAT deadline].
+            guard let e = entry(c, args, 1, db), case .string(let v) = e.value else {
+                r.command("DEL", [args.bytes(1)])
+                return r
+            }
+            if e.expireAt != 0 {
+                r.command("SET", [args.bytes(1), v, Array("PXAT".utf8), decimalBytes(e.expireAt)])
+            } else if spec.name == "incrbyfloat" {
+                r.command("SET", [args.bytes(1), v, Array("KEEPTTL".utf8)])
+            } else {
+                r.command("SET", [args.bytes(1), v])
+            }
+        case "expire", "pexpire", "expireat", "pexpireat", "persist", "getex":
+            if spec.name == "getex" && args.count == 2 { return nil }
+            guard let e = entry(c, args, 1, db) else {
+                r.command("DEL", [args.bytes(1)])
+                return r
+            }
+            if e.expireAt != 0 {
+                r.command("PEXPIREAT", [args.bytes(1), decimalBytes(e.expireAt)])
+            } else {
+                r.command("PERSIST", [args.bytes(1)])
+            }
+        case "getdel":
+            r.command("DEL", [args.bytes(1)])
+        case "hincrbyfloat":
+            guard let e = entry(c, args, 1, db), case .hash(let h) = e.value else { return nil }
+            guard let v = h.withValue(args[2], { $0.map { Array($0) } }) else { return nil }
+            r.command("HSET", [args.bytes(1), args.bytes(2), v])
+        case "spop":
+            guard case .set(let before)? = previous else { return nil }
+            var remaining: SetValue? = nil
+            if let e = entry(c, args, 1, db), case .set(let s) = e.value { remaining = s }
+            var removed: [[UInt8]] = [args.bytes(1)]
+            before.forEach { m in
+                if !(remaining?.contains(m) ?? false) { removed.append(Array(m)) }
+            }
+            guard removed.count > 1 else { return nil }
+            r.command("SREM", removed)
+        default:
+            r.header(args.count)
+            for i in 0..<args.count { r.arg(args[i]) }
+        }
+        return r
+    }
+}
+
+/// Forwards key events to the keyspace notifier, and logs expirations and evictions as DEL
+/// (Redis propagates both as DEL). Runs under the key's shard lock, so the DEL takes its place
+/// in the key's serial order.
+final class PersistenceEvents: KeyEvents, @unchecked Sendable {
+    let aof: AppendOnlyFile
+    let next: KeyEvents
+
+    init(aof: AppendOnlyFile, next: KeyEvents) {
+        self.aof = aof
+        self.next = next
+    }
+
+    func keyExpired(db: Int, key: Key) {
+        logDeletion(db, key)
+        next.keyExpired(db: db, key: key)
+    }
+
+    func keyEvicted(db: Int, key: Key) {
+        logDeletion(db, key)
+        next.keyEvicted(db: db, key: key)
+    }
+
+    @inline(__always) private func logDeletion(_ db: Int, _ key: Key) {
+        guard aof.enabled.load(ordering: .relaxed) else { return }
+        var r = AOFRecord()
+        r.command("DEL", [key.bytes])
+        aof.append(db: db, r)
+    }
+}
