@@ -1,0 +1,307 @@
+// Append-only file persistence (docs/PERSISTENCE.md): restart, crash, truncation, corruption,
+// rewrite under load, disk full, and the migration paths to and from redis-server 7.
+
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Sesame
+import Synchronization
+import Testing
+
+/// A fresh directory, removed by `remove()`.
+struct TempDir {
+    let path: String
+    init() {
+        var template = Array((NSTemporaryDirectory() + "sesame-aof-XXXXXX").utf8CString)
+        path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
+    }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String = "appendonly.aof") -> String { path + "/" + name }
+}
+
+enum AOFTest {
+    /// An in-process server persisting to `dir` on the system clock (TTL deadlines are absolute).
+    static func server(_ dir: String, fsync: AppendFsync = .always, threads: Int = 2,
+                       configure: (inout Configuration) -> Void = { _ in }) throws -> SesameServer {
+        var config = Configuration(port: 0, threads: threads)
+        config.bindAddresses = ["127.0.0.1"]
+        config.logLevel = .nothing
+        config.appendOnly = true
+        config.appendFsync = fsync
+        config.dir = dir
+        configure(&config)
+        let s = SesameServer(configuration: config, clock: SystemClock())
+        try s.start()
+        return s
+    }
+
+    static func value(_ raw: [UInt8]) throws -> RESPValue { try RESPValue.parse(raw) }
+
+    /// Every key of every database with its type, value (sorted where unordered) and absolute
+    /// deadline (PEXPIRETIME): equal dumps mean equal data, TTLs included.
+    static func dump(port: Int, databases: Int = 16) throws -> [String] {
+        let c = try RESPClient(port: port, timeoutSeconds: 10)
+        var lines: [String] = []
+        for db in 0..<databases {
+            _ = try c.call("SELECT", "\(db)")
+            guard case .array(let keys) = try value(c.call("KEYS", "*")) else { continue }
+            for k in keys {
+                let key = k.string ?? ""
+                let type = try value(c.call("TYPE", key)).string ?? "?"
+                var v = ""
+                switch type {
+                case "string": v = try value(c.call("GET", key)).string ?? "nil"
+                case "hash": v = try value(c.call("HGETALL", key)).canonical(pairs: true)
+                case "set": v = try value(c.call("SMEMBERS", key)).canonical(pairs: false)
+                default: v = "?"
+                }
+                let deadline = try value(c.call("PEXPIRETIME", key))
+                lines.append("\(db) \(key) \(type) \(v) \(deadline)")
+            }
+        }
+        return lines.sorted()
+    }
+
+    /// Session-like data in several databases: strings, hashes, sets, TTLs set every way.
+    static func populate(port: Int) throws {
+        let c = try RESPClient(port: port)
+        let commands: [[String]] = [
+            ["SET", "plain", "v"],
+            ["SET", "sess:{1}", "data", "EX", "3600"],
+            ["SETEX", "sess:{2}", "1800", "x"],
+            ["PSETEX", "sess:{3}", "900000", "y"],
+            ["HSET", "h:{1}", "user", "42", "csrf", "abc", "ts", "1700000000"],
+            ["EXPIRE", "h:{1}", "7200"],
+            ["SADD", "user_sessions:{42}", "s1", "s2", "s3", "s4"],
+            ["SREM", "user_sessions:{42}", "s4"],
+            ["SPOP", "user_sessions:{42}"],
+            ["INCRBYFLOAT", "float", "1.25"],
+            ["HINCRBYFLOAT", "h:{1}", "score", "0.5"],
+            ["INCR", "counter"], ["INCR", "counter"],
+            ["SET", "gone", "1"], ["DEL", "gone"],
+            ["SET", "persisted", "1", "PX", "50000"], ["PERSIST", "persisted"],
+            ["SET", "at", "1", "PXAT", "\(Int64(Date().timeIntervalSince1970 * 1000) + 123_456)"],
+            ["GETEX", "plain", "EX", "500"],
+            ["SELECT", "3"],
+            ["HSET", "db3hash", "f", "v"],
+            ["SET", "db3", "x", "KEEPTTL"],
+            ["MULTI"], ["SET", "tx:{1}", "a"], ["SADD", "txset:{1}", "m"], ["EXEC"],
+            ["SELECT", "0"],
+            ["RENAME", "counter", "counter2"],
+            ["MSET", "m1", "1", "m2", "2"],
+        ]
+        for cmd in commands {
+            let reply = try c.call(args: cmd)
+            #expect(reply.first != UInt8(ascii: "-"), "\(cmd): \(printable(reply))")
+        }
+        // A big hash and set (table form, several HSET/SADD per key after a rewrite).
+        var hset = ["HSET", "bighash"], sadd = ["SADD", "bigset"]
+        for i in 0..<300 { hset += ["f\(i)", "v\(i)"]; sadd.append("m\(i)") }
+        _ = try c.call(args: hset)
+        _ = try c.call(args: sadd)
+    }
+}
+
+@Suite("Append-only file", .serialized)
+struct PersistenceTests {
+    @Test("restart keeps every key, field, member and absolute TTL; also after BGREWRITEAOF")
+    func restartKeepsData() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let a = try AOFTest.server(dir.path)
+        try AOFTest.populate(port: a.port)
+        let before = try AOFTest.dump(port: a.port)
+        #expect(before.count > 10)
+        a.stop()
+
+        let b = try AOFTest.server(dir.path)
+        #expect(try AOFTest.dump(port: b.port) == before)
+        // Compact, restart again: same data from the rewritten file.
+        let c = try RESPClient(port: b.port)
+        #expect(try c.call("BGREWRITEAOF") == bytes("+Background append only file rewriting started\r\n"))
+        try waitForRewrite(port: b.port)
+        _ = try c.call("SET", "after-rewrite", "1")
+        let afterRewrite = try AOFTest.dump(port: b.port)
+        b.stop()
+        let text = try String(contentsOfFile: dir.file(), encoding: .isoLatin1)
+        #expect(!text.contains("SETEX") && !text.contains("INCRBYFLOAT") && !text.contains("SPOP"))
+
+        let d = try AOFTest.server(dir.path)
+        defer { d.stop() }
+        #expect(try AOFTest.dump(port: d.port) == afterRewrite)
+    }
+
+    @Test("only changes are logged, relative TTLs become absolute, expirations become DEL")
+    func logForm() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let s = try AOFTest.server(dir.path)
+        let c = try RESPClient(port: s.port)
+        _ = try c.call("DEL", "missing")
+        _ = try c.call("SREM", "missing", "x")
+        _ = try c.call("EXPIRE", "missing", "10")
+        _ = try c.call("GET", "nothing")
+        _ = try c.call("SET", "k", "v", "PX", "30")
+        _ = try c.call("EXPIRE", "k", "100")
+        _ = try c.call("SET", "short", "v", "PX", "1")
+        usleep(50_000)
+        _ = try c.call("GET", "short")  // lazy expiry: logged as DEL
+        s.stop()
+        let text = try String(contentsOfFile: dir.file(), encoding: .utf8)
+        #expect(!text.contains("missing"))
+        #expect(!text.contains("EXPIRE\r\n") && !text.contains("$6\r\nexpire"))
+        #expect(text.contains("PEXPIREAT\r\n$1\r\nk\r\n"))
+        #expect(text.contains("*2\r\n$3\r\nDEL\r\n$5\r\nshort\r\n"))
+        #expect(text.hasPrefix("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"))
+    }
+
+    @Test("a last command cut at any byte loads cleanly and the file is truncated to the last whole command")
+    func truncationAtEveryByte() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let s = try AOFTest.server(dir.path)
+        let c = try RESPClient(port: s.port)
+        _ = try c.call("SET", "first", "1")
+        _ = try c.call("HSET", "h", "f", "v")
+        s.stop()
+        let good = try Data(contentsOf: URL(fileURLWithPath: dir.file()))
+        let last = Data(RESPClient.encode(["SET", "last", "value"]))
+        let transaction = Data(RESPClient.encode(["MULTI"]) + RESPClient.encode(["SET", "tx", "1"]) + RESPClient.encode(["EXEC"]))
+        for tail in [last, transaction] {
+            for cut in 0..<tail.count {
+                try (good + tail.prefix(cut)).write(to: URL(fileURLWithPath: dir.file()))
+                let t = try AOFTest.server(dir.path, threads: 1)
+                let keys = try AOFTest.dump(port: t.port)
+                t.stop()
+                #expect(keys.count == 2, "cut at \(cut): \(keys)")
+                let size = (try FileManager.default.attributesOfItem(atPath: dir.file())[.size] as? Int) ?? -1
+                #expect(size == good.count, "cut at \(cut): file is \(size) bytes, expected \(good.count)")
+            }
+        }
+        // The whole tail loads.
+        try (good + last).write(to: URL(fileURLWithPath: dir.file()))
+        let t = try AOFTest.server(dir.path, threads: 1)
+        #expect(try AOFTest.dump(port: t.port).count == 3)
+        t.stop()
+    }
+
+    @Test("corruption in the middle refuses to start, naming the byte offset")
+    func corruptionRefused() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        var bytes = RESPClient.encode(["SET", "a", "1"])
+        let offset = bytes.count
+        bytes += Array("*3\r\n$3\r\nSET\r\nXX1\r\n".utf8) + RESPClient.encode(["SET", "b", "2"])
+        try Data(bytes).write(to: URL(fileURLWithPath: dir.file()))
+        do {
+            let s = try AOFTest.server(dir.path)
+            s.stop()
+            Issue.record("a corrupt file was loaded")
+        } catch let e as AOFLoadError {
+            #expect(e.description.contains("Bad file format"))
+            #expect(e.description.contains("offset \(offset + 13)"), "\(e.description)")
+            #expect(e.description.contains("redis-check-aof --fix"))
+        }
+        // With aof-load-truncated no, a cut tail refuses too.
+        try Data(RESPClient.encode(["SET", "a", "1"]) + Array("*3\r\n$3\r\nSE".utf8)).write(to: URL(fileURLWithPath: dir.file()))
+        #expect(throws: AOFLoadError.self) {
+            let s = try AOFTest.server(dir.path) { $0.aofLoadTruncated = false }
+            s.stop()
+        }
+    }
+
+    @Test("BGREWRITEAOF under concurrent writes loses nothing")
+    func rewriteUnderLoad() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let s = try AOFTest.server(dir.path, fsync: .everysec)
+        let shared = LoadFlags()
+
+        let port = s.port
+        var threads: [Thread] = []
+        for w in 0..<4 {
+            let t = Thread {
+                guard let c = try? RESPClient(port: port) else { shared.failures.add(1, ordering: .relaxed); return }
+                var i = 0
+                while !shared.stop.load(ordering: .relaxed) {
+                    i += 1
+                    let ok = (try? c.call("INCR", "counter:{\(w)}")) != nil
+                        && (try? c.call("HSET", "sess:{\(w)}:\(i % 50)", "n", "\(i)")) != nil
+                        && (try? c.call("SADD", "set:{\(w)}", "m\(i % 200)")) != nil
+                        && (try? c.call("SET", "ttl:\(w):\(i % 30)", "\(i)", "EX", "1000")) != nil
+                    if !ok { shared.failures.add(1, ordering: .relaxed); return }
+                }
+            }
+            threads.append(t)
+            t.start()
+        }
+        let c = try RESPClient(port: port)
+        for _ in 0..<4 {
+            usleep(150_000)
+            _ = try c.call("BGREWRITEAOF")
+            try waitForRewrite(port: port)
+        }
+        usleep(100_000)
+        shared.stop.store(true, ordering: .relaxed)
+        while threads.contains(where: { !$0.isFinished }) { usleep(10_000) }
+        #expect(shared.failures.load(ordering: .relaxed) == 0)
+        let before = try AOFTest.dump(port: port)
+        #expect(try AOFTest.value(c.call("INFO", "persistence")).string?.contains("aof_rewrites:4") == true)
+        s.stop()
+        let t = try AOFTest.server(dir.path)
+        defer { t.stop() }
+        #expect(try AOFTest.dump(port: t.port) == before)
+    }
+
+    @Test("CONFIG GET/SET, INFO persistence, SAVE, BGSAVE, LASTSAVE, appendonly at run time")
+    func configAndInfo() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        var config = Configuration(port: 0, threads: 1)
+        config.bindAddresses = ["127.0.0.1"]
+        config.logLevel = .nothing
+        config.dir = dir.path
+        let s = SesameServer(configuration: config)
+        try s.start()
+        defer { s.stop() }
+        let c = try RESPClient(port: s.port)
+        #expect(try c.call("CONFIG", "GET", "appendonly") == bytes("*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"))
+        #expect(try c.call("CONFIG", "GET", "appendfsync") == bytes("*2\r\n$11\r\nappendfsync\r\n$8\r\neverysec\r\n"))
+        _ = try c.call("SET", "before", "1")
+        #expect(try c.call("CONFIG", "SET", "appendonly", "yes") == bytes("+OK\r\n"))
+        #expect(try c.call("CONFIG", "SET", "appendfsync", "always") == bytes("+OK\r\n"))
+        #expect(try c.call("CONFIG", "SET", "appendfsync", "sometimes").first == UInt8(ascii: "-"))
+        _ = try c.call("SET", "after", "2")
+        let info = try AOFTest.value(c.call("INFO", "persistence")).string ?? ""
+        #expect(info.contains("aof_enabled:1"))
+        #expect(info.contains("aof_last_write_status:ok"))
+        #expect(try c.call("SAVE") == bytes("+OK\r\n"))
+        let lastsave = try AOFTest.value(c.call("LASTSAVE"))
+        if case .integer(let t) = lastsave { #expect(abs(t - Int(Date().timeIntervalSince1970)) <= 2) }
+        #expect(try c.call("BGSAVE") == bytes("+Background saving started\r\n"))
+        try waitForRewrite(port: s.port)
+        #expect(try c.call("SHUTDOWN") == bytes("-ERR SHUTDOWN is not available in an embedded server\r\n"))
+        let text = try String(contentsOfFile: dir.file(), encoding: .utf8)
+        #expect(text.contains("before") && text.contains("after"))
+        #expect(try c.call("CONFIG", "SET", "appendonly", "no") == bytes("+OK\r\n"))
+        #expect(try AOFTest.value(c.call("INFO", "persistence")).string?.contains("aof_enabled:0") == true)
+    }
+}
+
+func waitForRewrite(port: Int, seconds: Double = 20) throws {
+    let c = try RESPClient(port: port)
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        let info = try AOFTest.value(c.call("INFO", "persistence")).string ?? ""
+        if info.contains("aof_rewrite_in_progress:0") { return }
+        usleep(5_000)
+    }
+    throw TestFailure("rewrite did not finish in \(seconds) s")
+}
+
+final class LoadFlags: Sendable {
+    let stop = Atomic<Bool>(false)
+    let failures = Atomic<Int>(0)
+    let acked = Atomic<Int>(0)
+}
