@@ -305,3 +305,270 @@ final class LoadFlags: Sendable {
     let failures = Atomic<Int>(0)
     let acked = Atomic<Int>(0)
 }
+
+/// sesame-server as a child process persisting to `dir`, so it can be SIGKILLed or run under
+/// a file size limit (`prefix`: e.g. prlimit).
+final class AOFChildServer {
+    let pid: pid_t
+    let port: Int
+    let logPath: String
+    private var reaped = false
+
+    init(dir: String, arguments: [String], prefix: [String] = []) throws {
+        let exe = try ClientMatrixServer.binary()
+        let portFile = dir + ".port"
+        unlink(portFile)
+        logPath = dir + ".log"
+        let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard logFD >= 0 else { throw TestFailure("open \(logPath): errno \(errno)") }
+        defer { close(logFD) }
+        let argv = prefix + [exe, "--port", "0", "--port-file", portFile, "--exit-with-parent", "--threads", "2",
+                             "--bind", "127.0.0.1", "--appendonly", "yes", "--dir", dir] + arguments
+        pid = try ClientMatrixChild.spawn(argv, environment: ProcessInfo.processInfo.environment,
+                                          stdinPath: "/dev/null", stdoutFD: logFD, stderrFD: logFD)
+        let deadline = Date().addingTimeInterval(30)
+        var found: Int? = nil
+        while Date() < deadline {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+               let p = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) { found = p; break }
+            var status: Int32 = 0
+            if waitpid(pid, &status, WNOHANG) == pid { reaped = true; break }
+            usleep(20_000)
+        }
+        guard let found else {
+            if !reaped { _ = ClientMatrixChild.wait(pid, seconds: 0) }
+            reaped = true
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            throw TestFailure("sesame-server did not start: \(text)")
+        }
+        port = found
+    }
+
+    var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// Sends `signal` and reaps the process; returns its exit status.
+    @discardableResult
+    func stop(_ signal: Int32 = SIGTERM) -> Int32? {
+        guard !reaped else { return nil }
+        reaped = true
+        kill(pid, signal)
+        return ClientMatrixChild.wait(pid, seconds: 10)
+    }
+
+    deinit { stop(SIGKILL) }
+}
+
+/// Acknowledgement times per writer, for the crash tests.
+final class AckLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var times: [[Double]]
+    init(writers: Int) { times = Array(repeating: [], count: writers) }
+    func acked(_ w: Int, at t: Double) { lock.lock(); times[w].append(t); lock.unlock() }
+    func all() -> [[Double]] { lock.lock(); defer { lock.unlock() }; return times }
+}
+
+@Suite("Append-only file: crashes, disk full, Redis migration", .serialized)
+struct PersistenceProcessTests {
+    /// Writers INCR their own counter as fast as acknowledgements come back; the server is
+    /// SIGKILLed mid-load and restarted from its file.
+    func crash(fsync: String) throws -> (acked: [Int], persisted: [Int], lostWindow: [Double]) {
+        let dir = TempDir()
+        defer { dir.remove(); unlink(dir.path + ".log"); unlink(dir.path + ".port") }
+        let child = try AOFChildServer(dir: dir.path, arguments: ["--appendfsync", fsync])
+        let writers = 4
+        let acks = AckLog(writers: writers)
+        let port = child.port
+        var threads: [Thread] = []
+        for w in 0..<writers {
+            let t = Thread {
+                guard let c = try? RESPClient(port: port, timeoutSeconds: 2) else { return }
+                while true {
+                    guard let r = try? c.call("INCR", "counter:\(w)"), r.first == UInt8(ascii: ":") else { return }
+                    acks.acked(w, at: Date().timeIntervalSince1970)
+                }
+            }
+            threads.append(t)
+            t.start()
+        }
+        usleep(1_500_000)
+        let killedAt = Date().timeIntervalSince1970
+        child.stop(SIGKILL)
+        while threads.contains(where: { !$0.isFinished }) { usleep(10_000) }
+        let times = acks.all()
+        let restarted = try AOFTest.server(dir.path)
+        defer { restarted.stop() }
+        let c = try RESPClient(port: restarted.port)
+        var persisted: [Int] = []
+        var window: [Double] = []
+        for w in 0..<writers {
+            let v = Int(try AOFTest.value(c.call("GET", "counter:\(w)")).string ?? "0") ?? 0
+            persisted.append(v)
+            // The oldest acknowledged INCR that is missing: how long before the kill it was acked.
+            window.append(v < times[w].count ? killedAt - times[w][v] : 0)
+        }
+        return (times.map(\.count), persisted, window)
+    }
+
+    @Test("SIGKILL under load with appendfsync always: every acknowledged write survives")
+    func crashAlways() throws {
+        let r = try crash(fsync: "always")
+        for w in 0..<r.acked.count {
+            #expect(r.acked[w] > 0)
+            // Acknowledged <= persisted <= acknowledged + the one in flight.
+            #expect(r.persisted[w] >= r.acked[w], "writer \(w): acked \(r.acked[w]), persisted \(r.persisted[w])")
+            #expect(r.persisted[w] <= r.acked[w] + 1)
+        }
+    }
+
+    @Test("SIGKILL under load with appendfsync everysec: at most the last ~2 s are missing")
+    func crashEverysec() throws {
+        let r = try crash(fsync: "everysec")
+        for w in 0..<r.acked.count {
+            #expect(r.acked[w] > 0)
+            #expect(r.lostWindow[w] <= 2.5, "writer \(w): writes acked \(r.lostWindow[w]) s before the kill were lost")
+        }
+    }
+
+    @Test("file size limit (disk full): writes fail with -MISCONF, never acknowledged; recovery after a rewrite")
+    func diskFull() throws {
+        guard let prlimit = ExternalTools.find("prlimit") else {
+            if ExternalTools.isCI { Issue.record("prlimit (util-linux) is needed on CI") }
+            return
+        }
+        let dir = TempDir()
+        defer { dir.remove(); unlink(dir.path + ".log"); unlink(dir.path + ".port") }
+        let limit = 64 * 1024
+        let child = try AOFChildServer(dir: dir.path, arguments: ["--appendfsync", "always"],
+                                       prefix: [prlimit, "--fsize=\(limit)", "--"])
+        let value = String(repeating: "x", count: 1000)
+        var c = try RESPClient(port: child.port, timeoutSeconds: 5)
+        var acked = 0
+        var sawMisconf = false
+        for i in 0..<200 {
+            let reply: [UInt8]
+            do { reply = try c.call("SET", "k", "\(i):\(value)") } catch {
+                // Not acknowledged: the connection was closed instead of replying OK.
+                c = try RESPClient(port: child.port, timeoutSeconds: 5)
+                continue
+            }
+            if reply == bytes("+OK\r\n") { acked = i; continue }
+            #expect(printable(reply).contains("MISCONF Errors writing to the AOF file: File too large"), "\(printable(reply))")
+            sawMisconf = true
+            break
+        }
+        #expect(sawMisconf, "\(child.log)")
+        let size = (try FileManager.default.attributesOfItem(atPath: dir.file())[.size] as? Int) ?? -1
+        #expect(size <= limit)
+        #expect(try AOFTest.value(c.call("INFO", "persistence")).string?.contains("aof_last_write_status:err") == true)
+        #expect(try c.call("GET", "k").count > 1000)  // reads still work
+        // Space returns: the rewrite compacts the file far below the limit.
+        _ = try c.call("BGREWRITEAOF")
+        try waitForRewrite(port: child.port)
+        #expect(try c.call("SET", "k", "final") == bytes("+OK\r\n"))
+        #expect(try AOFTest.value(c.call("INFO", "persistence")).string?.contains("aof_last_write_status:ok") == true)
+        #expect(acked > 10)
+        child.stop(SIGTERM)
+        let s = try AOFTest.server(dir.path)
+        defer { s.stop() }
+        #expect(try RESPClient(port: s.port).call("GET", "k") == bytes("$5\r\nfinal\r\n"))
+    }
+
+    @Test("redis-check-aof accepts Sesame's file and redis-server 7 loads the same data",
+          .enabled(if: ExternalTools.redisServerEnabled))
+    func redisReadsSesameFile() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let s = try AOFTest.server(dir.path)
+        try AOFTest.populate(port: s.port)
+        let expected = try AOFTest.dump(port: s.port)
+        s.stop()
+        let checker = try ExternalTools.require(ExternalTools.find("redis-check-aof"), "redis-check-aof")
+        let check = try runTool([checker, dir.file()])
+        #expect(check.status == 0 && check.output.contains("is valid"), "\(check.output)")
+        let redis = try RedisWithDir.start(dir: dir.path)
+        defer { redis.stop() }
+        #expect(try AOFTest.dump(port: redis.port) == expected)
+    }
+
+    @Test("Sesame loads redis-server 7's appendonlydir (base + incr) and migrates it to one file",
+          .enabled(if: ExternalTools.redisServerEnabled))
+    func sesameReadsRedisDirectory() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let redis = try RedisWithDir.start(dir: dir.path)
+        let rc = try RESPClient(port: redis.port)
+        _ = try rc.call("SET", "base-key", "in the base file")
+        _ = try rc.call("BGREWRITEAOF")
+        usleep(300_000)
+        try AOFTest.populate(port: redis.port)
+        let expected = try AOFTest.dump(port: redis.port)
+        redis.stop(graceful: true)
+        #expect(access(dir.file(), F_OK) != 0)
+        let s = try AOFTest.server(dir.path)
+        #expect(try AOFTest.dump(port: s.port) == expected)
+        s.stop()
+        #expect(access(dir.file(), F_OK) == 0)
+        let again = try AOFTest.server(dir.path)
+        defer { again.stop() }
+        #expect(try AOFTest.dump(port: again.port) == expected)
+    }
+}
+
+/// redis-server with appendonly on in `dir` (plain RESP base files, fsync always).
+final class RedisWithDir {
+    let port: Int
+    private let process: Process
+
+    private init(port: Int, process: Process) { self.port = port; self.process = process }
+
+    static func start(dir: String) throws -> RedisWithDir {
+        let exe = try ExternalTools.require(ExternalTools.redisServer, "redis-server")
+        let port = try ExternalTools.freePort()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["--port", "\(port)", "--save", "", "--appendonly", "yes", "--dir", dir,
+                       "--appendfilename", "appendonly.aof", "--aof-use-rdb-preamble", "no",
+                       "--appendfsync", "always", "--bind", "127.0.0.1", "--daemonize", "no",
+                       "--logfile", "", "--loglevel", "warning"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let r = RedisWithDir(port: port, process: p)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let c = try? RESPClient(port: port, timeoutSeconds: 1), let reply = try? c.call("PING"),
+               reply == bytes("+PONG\r\n") { return r }
+            usleep(20_000)
+        }
+        r.stop()
+        throw TestFailure("redis-server on \(dir) did not come up")
+    }
+
+    /// `graceful`: SHUTDOWN (flushes its AOF); the test runner's blocked SIGTERM is inherited,
+    /// so a signal would not do.
+    func stop(graceful: Bool = false) {
+        if graceful, process.isRunning, let c = try? RESPClient(port: port, timeoutSeconds: 5) {
+            _ = try? c.send(command: ["SHUTDOWN"])
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+        }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit { stop() }
+}
+
+func runTool(_ args: [String]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: args[0])
+    p.arguments = Array(args.dropFirst())
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = pipe
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+}
