@@ -142,7 +142,7 @@ struct PersistenceTests {
         _ = try c.call("SREM", "missing", "x")
         _ = try c.call("EXPIRE", "missing", "10")
         _ = try c.call("GET", "nothing")
-        _ = try c.call("SET", "k", "v", "PX", "30")
+        _ = try c.call("SET", "k", "v", "PX", "30000")
         _ = try c.call("EXPIRE", "k", "100")
         _ = try c.call("SET", "short", "v", "PX", "1")
         usleep(50_000)

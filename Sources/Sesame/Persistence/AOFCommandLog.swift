@@ -74,6 +74,10 @@ enum AOFCommandLog {
         for s in shards { after &+= s.dirty }
         guard after != before else { return }
         if c.output.writerIndex > mark && c.output.base[mark] == UInt8(ascii: "-") { return }
+        if !needsTranslation(spec.name) && c.aofCapture == nil {
+            c.server.aof.append(db: db, arguments: args)
+            return
+        }
         guard let record = record(c, spec, args, db, previous: previous) else { return }
         if c.aofCapture != nil {
             c.aofCapture!.append((db, record.bytes))
@@ -112,6 +116,15 @@ enum AOFCommandLog {
         let shard = c.keyspace.shard(for: args[i])
         guard let e = shard.tables[db][Key(args[i])], !e.isExpired(c.now) else { return nil }
         return e
+    }
+
+    /// Commands logged by their effect rather than as sent.
+    @inline(__always) private static func needsTranslation(_ name: String) -> Bool {
+        switch name {
+        case "set", "setex", "psetex", "setnx", "getset", "incrbyfloat", "expire", "pexpire", "expireat",
+             "pexpireat", "persist", "getex", "getdel", "hincrbyfloat", "spop": return true
+        default: return false
+        }
     }
 
     /// The command's log form, or nil when it needs none.

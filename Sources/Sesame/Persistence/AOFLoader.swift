@@ -172,6 +172,15 @@ extension AppendOnlyFile {
     /// Startup with appendonly yes: load the file (or migrate Redis's appendonlydir), then open
     /// it for appending. Throws, stopping startup, on corruption.
     func startUp(server: ServerState) throws {
+        // A server stopped and started again in one process keeps its data: just reopen.
+        if loadedOnce.exchange(true, ordering: .acquiringAndReleasing) {
+            try open()
+            return
+        }
+        // As in Redis, maxmemory does not apply while loading.
+        let maxMemory = server.eviction.maxMemory
+        server.eviction.maxMemory = 0
+        defer { server.eviction.maxMemory = maxMemory }
         let loader = AOFLoader(server: server, log: log, loadTruncated: loadTruncated)
         let started = monotonicNanoseconds()
         var migrated = false

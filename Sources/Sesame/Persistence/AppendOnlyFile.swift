@@ -46,6 +46,41 @@ struct AOFStream {
         }
         bytes.append(contentsOf: record)
     }
+
+    mutating func append(db: Int, arguments args: Arguments) {
+        if db != self.db {
+            var select = AOFRecord()
+            select.command("SELECT", [decimalBytes(Int64(db))])
+            bytes.append(contentsOf: select.bytes)
+            self.db = db
+        }
+        bytes.append(UInt8(ascii: "*"))
+        appendDecimal(args.count)
+        for i in 0..<args.count {
+            let a = args[i]
+            bytes.append(UInt8(ascii: "$"))
+            appendDecimal(a.count)
+            bytes.append(contentsOf: a)
+            bytes.append(13); bytes.append(10)
+        }
+    }
+
+    /// A non-negative decimal and CRLF, without building a String.
+    private mutating func appendDecimal(_ v: Int) {
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                      UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = v, count = 0
+        withUnsafeMutableBytes(of: &digits) { p in
+            repeat {
+                p[19 - count] = UInt8(48 + n % 10)
+                n /= 10
+                count += 1
+            } while n > 0
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[(20 - count)...]))
+        }
+        bytes.append(13); bytes.append(10)
+    }
 }
 
 /// RESP array-of-bulk-strings encoding, the only form an AOF holds.
@@ -125,6 +160,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
     /// Unix seconds of the last successful rewrite or startup load (LASTSAVE).
     let lastSave = Atomic<Int>(0)
     let loadedKeys = Atomic<Int>(0)
+    let loadedOnce = Atomic<Bool>(false)
 
     private let cronRunning = Atomic<Bool>(false)
     private var cronThread: pthread_t? = nil
@@ -154,6 +190,16 @@ public final class AppendOnlyFile: @unchecked Sendable {
     }
 
     func append(db: Int, _ record: AOFRecord) { record.bytes.withUnsafeBytes { append(db: db, $0) } }
+
+    /// A command logged as sent, encoded straight into the streams (no record buffer): the
+    /// common case (HSET, SADD, DEL, ...) costs no allocation beyond the streams' growth.
+    func append(db: Int, arguments args: Arguments) {
+        bufferLock.lock()
+        main.append(db: db, arguments: args)
+        rewriteStream?.append(db: db, arguments: args)
+        appendedSeq.add(1, ordering: .releasing)
+        bufferLock.unlock()
+    }
 
     /// A transaction's records as one MULTI ... EXEC unit, contiguous in the file.
     func appendTransaction(_ records: [(db: Int, bytes: [UInt8])]) {
