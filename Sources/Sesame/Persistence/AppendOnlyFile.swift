@@ -234,10 +234,13 @@ public final class AppendOnlyFile: @unchecked Sendable {
         guard enabled.load(ordering: .relaxed),
               appendedSeq.load(ordering: .acquiring) > writtenSeq.load(ordering: .acquiring) else { return }
         if policy == .everysec {
-            // Redis: when the background fsync is more than 2 s late, writers wait for it
+            // Redis's rule: while the background fsync runs, a write(2) to the same file can
+            // block behind it, so postpone writing (the bytes stay buffered, the cron thread
+            // writes them after the fsync); once the fsync is more than 2 s late, wait for it
             // rather than letting the loss window grow.
             let started = fsyncStartedNs.load(ordering: .acquiring)
-            if started != 0 && monotonicNanoseconds() - started > 2_000_000_000 {
+            if started != 0 {
+                if monotonicNanoseconds() - started < 2_000_000_000 { return }
                 delayedFsyncs.add(1, ordering: .relaxed)
                 syncLock.lock(); syncLock.unlock()
             }
