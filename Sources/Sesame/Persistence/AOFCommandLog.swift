@@ -74,10 +74,20 @@ enum AOFCommandLog {
         for s in shards { after &+= s.dirty }
         guard after != before else { return }
         if c.output.writerIndex > mark && c.output.base[mark] == UInt8(ascii: "-") { return }
-        if !needsTranslation(spec.name) && c.aofCapture == nil {
-            c.server.aof.append(db: db, arguments: args)
+        if !needsTranslation(spec.name) {
+            if c.aofCapture == nil {
+                c.server.aof.append(db: db, arguments: args)
+            } else {
+                var r = AOFRecord()
+                r.header(args.count)
+                for i in 0..<args.count { r.arg(args[i]) }
+                c.aofCapture!.append((db, r.bytes))
+            }
             return
         }
+        if byEffect(c, spec, args, db, { command in
+            if c.aofCapture != nil { c.aofCapture!.append((db, command.bytes)) } else { c.server.aof.append(db: db, command: command) }
+        }) { return }
         guard let record = record(c, spec, args, db, previous: previous) else { return }
         if c.aofCapture != nil {
             c.aofCapture!.append((db, record.bytes))
@@ -127,36 +137,51 @@ enum AOFCommandLog {
         }
     }
 
+    /// The string-setting and TTL commands, logged by the key's resulting state without
+    /// allocating. Returns false for the commands `record` handles.
+    private static func byEffect(_ c: Client, _ spec: CommandSpec, _ args: Arguments, _ db: Int,
+                                 _ emit: (AOFCommand) -> Void) -> Bool {
+        let key = args[1]
+        switch spec.name {
+        case "set", "setex", "psetex", "setnx", "getset", "incrbyfloat":
+            guard let e = entry(c, args, 1, db), case .string(let v) = e.value else {
+                emit(AOFCommand(name: "DEL", key: key))
+                return true
+            }
+            v.withUnsafeBytes { value in
+                if e.expireAt != 0 {
+                    emit(AOFCommand(name: "SET", key: key, value: value, option: "PXAT", number: e.expireAt))
+                } else if spec.name == "incrbyfloat" {
+                    emit(AOFCommand(name: "SET", key: key, value: value, option: "KEEPTTL"))
+                } else {
+                    emit(AOFCommand(name: "SET", key: key, value: value))
+                }
+            }
+            return true
+        case "expire", "pexpire", "expireat", "pexpireat", "persist", "getex":
+            if spec.name == "getex" && args.count == 2 { return true }
+            guard let e = entry(c, args, 1, db) else {
+                emit(AOFCommand(name: "DEL", key: key))
+                return true
+            }
+            if e.expireAt != 0 {
+                emit(AOFCommand(name: "PEXPIREAT", key: key, number: e.expireAt))
+            } else {
+                emit(AOFCommand(name: "PERSIST", key: key))
+            }
+            return true
+        case "getdel":
+            emit(AOFCommand(name: "DEL", key: key))
+            return true
+        default:
+            return false
+        }
+    }
+
     /// The command's log form, or nil when it needs none.
     static func record(_ c: Client, _ spec: CommandSpec, _ args: Arguments, _ db: Int, previous: Value?) -> AOFRecord? {
         var r = AOFRecord()
         switch spec.name {
-        case "set", "setex", "psetex", "setnx", "getset", "incrbyfloat":
-            // The key's resulting state: SET key value [PXAT deadline].
-            guard let e = entry(c, args, 1, db), case .string(let v) = e.value else {
-                r.command("DEL", [args.bytes(1)])
-                return r
-            }
-            if e.expireAt != 0 {
-                r.command("SET", [args.bytes(1), v, Array("PXAT".utf8), decimalBytes(e.expireAt)])
-            } else if spec.name == "incrbyfloat" {
-                r.command("SET", [args.bytes(1), v, Array("KEEPTTL".utf8)])
-            } else {
-                r.command("SET", [args.bytes(1), v])
-            }
-        case "expire", "pexpire", "expireat", "pexpireat", "persist", "getex":
-            if spec.name == "getex" && args.count == 2 { return nil }
-            guard let e = entry(c, args, 1, db) else {
-                r.command("DEL", [args.bytes(1)])
-                return r
-            }
-            if e.expireAt != 0 {
-                r.command("PEXPIREAT", [args.bytes(1), decimalBytes(e.expireAt)])
-            } else {
-                r.command("PERSIST", [args.bytes(1)])
-            }
-        case "getdel":
-            r.command("DEL", [args.bytes(1)])
         case "hincrbyfloat":
             guard let e = entry(c, args, 1, db), case .hash(let h) = e.value else { return nil }
             guard let v = h.withValue(args[2], { $0.map { Array($0) } }) else { return nil }

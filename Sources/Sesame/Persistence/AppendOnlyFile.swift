@@ -65,6 +65,46 @@ struct AOFStream {
         }
     }
 
+    mutating func append(db: Int, command: AOFCommand) {
+        if db != self.db {
+            var select = AOFRecord()
+            select.command("SELECT", [decimalBytes(Int64(db))])
+            bytes.append(contentsOf: select.bytes)
+            self.db = db
+        }
+        command.encode(into: &self)
+    }
+
+    mutating func appendHeader(_ marker: UInt8, _ n: Int) {
+        bytes.append(marker)
+        appendDecimal(n)
+    }
+
+    /// One bulk string: `$len`, the bytes, CRLF.
+    mutating func appendBulk(_ p: UnsafeRawBufferPointer) {
+        appendHeader(UInt8(ascii: "$"), p.count)
+        bytes.append(contentsOf: p)
+        bytes.append(13); bytes.append(10)
+    }
+
+    mutating func appendBulk(_ s: StaticString) {
+        appendBulk(UnsafeRawBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// A non-negative integer as a bulk string.
+    mutating func appendBulk(number v: Int64) {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &digits) { p in
+            var n = UInt64(max(v, 0)), count = 0
+            repeat {
+                p[23 - count] = UInt8(48 + n % 10)
+                n /= 10
+                count += 1
+            } while n > 0
+            appendBulk(UnsafeRawBufferPointer(rebasing: p[(24 - count)...]))
+        }
+    }
+
     /// A non-negative decimal and CRLF, without building a String.
     private mutating func appendDecimal(_ v: Int) {
         var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
@@ -80,6 +120,32 @@ struct AOFStream {
             bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[(20 - count)...]))
         }
         bytes.append(13); bytes.append(10)
+    }
+}
+
+/// A command logged by its effect (SET key value PXAT ms, PEXPIREAT key ms, DEL key, ...):
+/// borrowed slices, encoded straight into the streams without building a record.
+struct AOFCommand {
+    var name: StaticString
+    var key: UnsafeRawBufferPointer
+    var value: UnsafeRawBufferPointer? = nil
+    var option: StaticString? = nil
+    var number: Int64? = nil
+
+    func encode(into s: inout AOFStream) {
+        s.appendHeader(UInt8(ascii: "*"), 2 + (value == nil ? 0 : 1) + (option == nil ? 0 : 1) + (number == nil ? 0 : 1))
+        s.appendBulk(name)
+        s.appendBulk(key)
+        if let value { s.appendBulk(value) }
+        if let option { s.appendBulk(option) }
+        if let number { s.appendBulk(number: number) }
+    }
+
+    var bytes: [UInt8] {
+        var s = AOFStream()
+        s.db = Int.min
+        encode(into: &s)
+        return s.bytes
     }
 }
 
@@ -190,6 +256,14 @@ public final class AppendOnlyFile: @unchecked Sendable {
     }
 
     func append(db: Int, _ record: AOFRecord) { record.bytes.withUnsafeBytes { append(db: db, $0) } }
+
+    func append(db: Int, command: AOFCommand) {
+        bufferLock.lock()
+        main.append(db: db, command: command)
+        rewriteStream?.append(db: db, command: command)
+        appendedSeq.add(1, ordering: .releasing)
+        bufferLock.unlock()
+    }
 
     /// A command logged as sent, encoded straight into the streams (no record buffer): the
     /// common case (HSET, SADD, DEL, ...) costs no allocation beyond the streams' growth.
