@@ -58,6 +58,11 @@ for mode in $MODES; do
     --connections "$CONNECTIONS" --threads 1 --pipeline 1 --format markdown --no-progress --quiet \
     --server "redis=127.0.0.1:$RP" --server-pid "redis=$RPID" \
     --server "sesame=127.0.0.1:$SP" --server-pid "sesame=$SPID" | sed 's/^## /### /'
+  if [[ "$mode" != off ]]; then
+    info=$(redis-cli -p "$SP" info persistence | tr -d '\r')
+    rec=$(echo "$info" | awk -F: '/^aof_records:/ {print $2}'); fs=$(echo "$info" | awk -F: '/^aof_fsyncs:/ {print $2}')
+    echo "- sesame: $rec records (write commands and transactions) in $fs fsyncs$( [[ "${fs:-0}" -gt 0 ]] && echo ": $(( rec / fs )) per fsync")"
+  fi
   for f in "$WORK"/redis/appendonlydir/*.incr.aof "$WORK"/sesame/appendonly.aof; do
     [[ -f "$f" ]] && echo "- file after the run: $(basename "$(dirname "$f")")/$(basename "$f"): $(du -h "$f" | cut -f1)"
   done

@@ -154,6 +154,8 @@ func persistenceInfoLines(_ server: ServerState) -> [String] {
                   "aof_pending_rewrite:0",
                   "aof_pending_bio_fsync:\(aof.fsyncStartedNs.load(ordering: .relaxed) != 0 ? 1 : 0)",
                   "aof_delayed_fsync:\(aof.delayedFsyncs.load(ordering: .relaxed))",
+                  "aof_fsyncs:\(aof.fsyncs.load(ordering: .relaxed))",
+                  "aof_records:\(aof.appendedSeq.load(ordering: .relaxed))",
                   "aof_loaded_keys:\(aof.loadedKeys.load(ordering: .relaxed))"]
     }
     return lines
