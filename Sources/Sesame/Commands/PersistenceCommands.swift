@@ -144,6 +144,8 @@ func persistenceInfoLines(_ server: ServerState) -> [String] {
                  "aof_last_rewrite_time_sec:\(aof.lastRewriteSeconds.load(ordering: .relaxed))",
                  "aof_last_bgrewrite_status:\(aof.lastRewriteOK.load(ordering: .relaxed) ? "ok" : "err")",
                  "aof_rewrites:\(aof.rewrites.load(ordering: .relaxed))",
+                 "aof_last_rewrite_snapshot_pause_us:\(aof.snapshotPauseMicros.load(ordering: .relaxed))",
+                 "aof_last_rewrite_switch_pause_us:\(aof.switchPauseMicros.load(ordering: .relaxed))",
                  "aof_last_write_status:\(writeOK ? "ok" : "err")"]
     if !writeOK {
         lines.append("aof_last_write_errno:\(aof.writeErrno.load(ordering: .relaxed))")

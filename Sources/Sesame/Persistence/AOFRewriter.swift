@@ -69,11 +69,13 @@ extension AppendOnlyFile {
         rewriteScheduled.store(false, ordering: .relaxed)
         var snapshot: [[[Key: Entry]]] = []
         let now = keyspace.clock.nowMilliseconds()
+        let pauseStarted = monotonicNanoseconds()
         keyspace.withAllShards {
             if enabling { enableForRewrite() }
             beginRewriteCapture()
             snapshot = keyspace.shards.map { $0.tables }
         }
+        snapshotPauseMicros.store(Int((monotonicNanoseconds() - pauseStarted) / 1000), ordering: .relaxed)
         let job = RewriteJob(aof: self, snapshot: snapshot, now: now, databases: keyspace.databases)
         let box = Unmanaged.passRetained(job).toOpaque()
         var t = pthread_t()
@@ -125,13 +127,17 @@ extension AppendOnlyFile {
             }
             w.flush()
             if w.failed == 0 && fdatasync(tfd) != 0 { w.failed = errno }
-            // Catch up with what arrived meanwhile, so the final switch has little left to write.
-            var rounds = 0
-            while w.failed == 0 && rounds < 20 {
-                let chunk = drainRewriteStream()
-                w.raw(chunk)
-                rounds += 1
-                if chunk.count < 1 << 16 { break }
+            // Catch up with what arrived meanwhile and fsync it here, outside every lock, so the
+            // switch (which pauses file writers) writes and fsyncs only the last few records.
+            for pass in 0..<2 where w.failed == 0 {
+                var rounds = 0
+                while w.failed == 0 && rounds < 20 {
+                    let chunk = drainRewriteStream()
+                    w.raw(chunk)
+                    rounds += 1
+                    if chunk.count < 1 << 16 { break }
+                }
+                if pass == 0 && w.failed == 0 && fdatasync(tfd) != 0 { w.failed = errno }
             }
             if w.failed != 0 {
                 log.warning("Error writing the AOF rewrite: \(String(cString: strerror(w.failed)))")
