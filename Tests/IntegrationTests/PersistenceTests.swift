@@ -146,6 +146,8 @@ struct PersistenceTests {
         _ = try c.call("GET", "nothing")
         _ = try c.call("SET", "k", "v", "PX", "30000")
         _ = try c.call("EXPIRE", "k", "100")
+        _ = try c.call("MULTI"); _ = try c.call("SET", "t1", "a", "EX", "100"); _ = try c.call("INCR", "t2")
+        _ = try c.call("DEL", "missing-in-tx"); _ = try c.call("EXEC")
         _ = try c.call("SET", "short", "v", "PX", "1")
         usleep(50_000)
         _ = try c.call("GET", "short")  // lazy expiry: logged as DEL
@@ -156,6 +158,9 @@ struct PersistenceTests {
         #expect(text.contains("PEXPIREAT\r\n$1\r\nk\r\n"))
         #expect(text.contains("*2\r\n$3\r\nDEL\r\n$5\r\nshort\r\n"))
         #expect(text.hasPrefix("*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"))
+        // The transaction is one contiguous unit holding only what changed data.
+        #expect(text.contains("*1\r\n$5\r\nMULTI\r\n*5\r\n$3\r\nSET\r\n$2\r\nt1\r\n$1\r\na\r\n$4\r\nPXAT\r\n"))
+        #expect(text.contains("*2\r\n$4\r\nINCR\r\n$2\r\nt2\r\n*1\r\n$4\r\nEXEC\r\n"))
     }
 
     @Test("a last command cut at any byte loads cleanly and the file is truncated to the last whole command")
@@ -232,6 +237,10 @@ struct PersistenceTests {
                         && (try? c.call("HSET", "sess:{\(w)}:\(i % 50)", "n", "\(i)")) != nil
                         && (try? c.call("SADD", "set:{\(w)}", "m\(i % 200)")) != nil
                         && (try? c.call("SET", "ttl:\(w):\(i % 30)", "\(i)", "EX", "1000")) != nil
+                        // One key written by every loop: its last value after a restart shows
+                        // the file kept the order the clients observed.
+                        && (try? c.call("SET", "shared", "\(w):\(i)")) != nil
+                        && (try? c.call("HSET", "shared-hash", "f\(i % 3)", "\(w):\(i)")) != nil
                     if !ok { shared.failures.add(1, ordering: .relaxed); return }
                 }
             }
@@ -254,6 +263,29 @@ struct PersistenceTests {
         let t = try AOFTest.server(dir.path)
         defer { t.stop() }
         #expect(try AOFTest.dump(port: t.port) == before)
+    }
+
+    @Test("automatic rewrite once the file outgrows auto-aof-rewrite-min-size by the percentage")
+    func automaticRewrite() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let s = try AOFTest.server(dir.path, fsync: .everysec)
+        defer { s.stop() }
+        let c = try RESPClient(port: s.port)
+        #expect(try c.call("CONFIG", "SET", "auto-aof-rewrite-min-size", "4kb", "auto-aof-rewrite-percentage", "50") == bytes("+OK\r\n"))
+        for i in 0..<500 { _ = try c.call("SET", "k", "\(i)") }
+        let deadline = Date().addingTimeInterval(10)
+        var info = ""
+        while Date() < deadline {
+            info = try AOFTest.value(c.call("INFO", "persistence")).string ?? ""
+            if !info.contains("aof_rewrites:0") && info.contains("aof_rewrite_in_progress:0") { break }
+            usleep(20_000)
+        }
+        #expect(!info.contains("aof_rewrites:0"), "\(info)")
+        // 500 SETs of one key compact to one.
+        let size = (try FileManager.default.attributesOfItem(atPath: dir.file())[.size] as? Int) ?? -1
+        #expect(size < 4096)
+        #expect(try c.call("GET", "k") == bytes("$3\r\n499\r\n"))
     }
 
     @Test("CONFIG GET/SET, INFO persistence, SAVE, BGSAVE, LASTSAVE, appendonly at run time")
@@ -429,6 +461,20 @@ struct PersistenceProcessTests {
             #expect(r.acked[w] > 0)
             #expect(r.lostWindow[w] <= 2.5, "writer \(w): writes acked \(r.lostWindow[w]) s before the kill were lost")
         }
+    }
+
+    @Test("SIGTERM flushes and fsyncs: with appendfsync no, every acknowledged write is in the file")
+    func sigtermFlushes() throws {
+        let dir = TempDir()
+        defer { dir.remove(); unlink(dir.path + ".log"); unlink(dir.path + ".port") }
+        let child = try AOFChildServer(dir: dir.path, arguments: ["--appendfsync", "no"])
+        let c = try RESPClient(port: child.port)
+        for i in 0..<2000 { try c.send(command: ["SET", "key:\(i)", "\(i)"]) }
+        _ = try c.readReplies(2000)
+        #expect(child.stop(SIGTERM) == 0)
+        let s = try AOFTest.server(dir.path)
+        defer { s.stop() }
+        #expect(try RESPClient(port: s.port).call("DBSIZE") == bytes(":2000\r\n"))
     }
 
     @Test("file size limit (disk full): writes fail with -MISCONF, never acknowledged; recovery after a rewrite")
