@@ -467,7 +467,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
     func open() throws {
         let descriptor = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
-            throw Configuration.Error(description: "Can't open the append-only file \(path): \(String(cString: strerror(errno)))")
+            throw AOFLoadError(description: "Can't open the append-only file \(path): \(String(cString: strerror(errno)))")
         }
         // A file size limit (RLIMIT_FSIZE) must turn into EFBIG write errors, not a killed server.
         signal(SIGXFSZ, SIG_IGN)
