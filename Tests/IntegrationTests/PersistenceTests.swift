@@ -509,6 +509,10 @@ struct PersistenceProcessTests {
         #expect(size <= limit)
         #expect(try AOFTest.value(c.call("INFO", "persistence")).string?.contains("aof_last_write_status:err") == true)
         #expect(try c.call("GET", "k").count > 1000)  // reads still work
+        // Inside MULTI the refusal happens at queue time and fails the transaction, as in Redis.
+        #expect(try c.call("MULTI") == bytes("+OK\r\n"))
+        #expect(printable(try c.call("SET", "k", "in-tx")).contains("MISCONF"))
+        #expect(try c.call("EXEC") == bytes("-EXECABORT Transaction discarded because of previous errors.\r\n"))
         // Space returns: the rewrite compacts the file far below the limit.
         _ = try c.call("BGREWRITEAOF")
         try waitForRewrite(port: child.port)

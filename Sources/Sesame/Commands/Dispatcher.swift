@@ -33,6 +33,10 @@ public enum Dispatcher {
             client.failMulti()
             return
         }
+        if spec.flags.contains(.write) && client.server.aof.enabled.load(ordering: .relaxed) && AOFCommandLog.refusesWrite(client) {
+            client.failMulti()
+            return
+        }
         if client.inMulti && !runsInsideMulti(spec.name) {
             client.queueInMulti(OwnedArguments(args.toArrays()))
             client.reply.simple("QUEUED")

@@ -27,17 +27,23 @@ extension Client {
 }
 
 enum AOFCommandLog {
+    /// Redis's disk-error rule (processCommand): while the file cannot be written, write
+    /// commands are refused with -MISCONF, also when they would be queued in MULTI (which then
+    /// fails with EXECABORT). Replies the error and returns true when refusing.
+    static func refusesWrite(_ c: Client) -> Bool {
+        let failure = c.server.aof.writeErrno.load(ordering: .relaxed)
+        guard failure != 0 else { return false }
+        c.reply.error(string: c.misconfError(failure))
+        return true
+    }
+
     static func execute(_ c: Client, _ spec: CommandSpec, _ args: Arguments) {
-        let aof = c.server.aof
         if spec.name == "exec" {
             execTransaction(c, spec, args)
             return
         }
-        let failure = aof.writeErrno.load(ordering: .relaxed)
-        if failure != 0 {
-            c.reply.error(string: c.misconfError(failure))
-            return
-        }
+        // Queued before the error began, run by EXEC after it: refused one by one.
+        if refusesWrite(c) { return }
         let ks = c.keyspace
         let db = c.db
         if spec.firstKey == 0 || args.count <= spec.firstKey {
