@@ -290,9 +290,10 @@ public final class AppendOnlyFile: @unchecked Sendable {
         bufferLock.lock()
         for i in 0..<2 {
             func emit(_ s: inout AOFStream) {
-                s.append(db: first.db, multi.bytes.withUnsafeBytes { $0 })
+                multi.bytes.withUnsafeBytes { s.append(db: first.db, $0) }
                 for r in records { r.bytes.withUnsafeBytes { s.append(db: r.db, $0) } }
-                exec.bytes.withUnsafeBytes { s.append(db: s.db, $0) }
+                let db = s.db
+                exec.bytes.withUnsafeBytes { s.append(db: db, $0) }
             }
             if i == 0 { emit(&main) } else if rewriteStream != nil { emit(&rewriteStream!) }
         }
