@@ -265,6 +265,31 @@ struct PersistenceTests {
         #expect(try AOFTest.dump(port: t.port) == before)
     }
 
+    @Test("everysec: when the background fsync is more than 2 s late, writes wait for it")
+    func slowFsyncMakesWritesWait() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let s = try AOFTest.server(dir.path, fsync: .everysec, threads: 1)
+        defer { s.stop() }
+        s.state.aof.slowFsyncMillisecondsForTesting.store(3000, ordering: .relaxed)
+        let c = try RESPClient(port: s.port, timeoutSeconds: 10)
+        var slowest = 0.0
+        let end = Date().addingTimeInterval(4.5)
+        var i = 0
+        while Date() < end {
+            let t = Date()
+            #expect(try c.call("SET", "k", "\(i)") == bytes("+OK\r\n"))
+            slowest = max(slowest, Date().timeIntervalSince(t))
+            i += 1
+            usleep(1000)
+        }
+        s.state.aof.slowFsyncMillisecondsForTesting.store(0, ordering: .relaxed)
+        let info = try AOFTest.value(c.call("INFO", "persistence")).string ?? ""
+        #expect(!info.contains("aof_delayed_fsync:0"), "\(info)")
+        // The loop stopped serving while it waited (about the third second of each fsync).
+        #expect(slowest > 0.3, "slowest write took \(slowest) s")
+    }
+
     @Test("automatic rewrite once the file outgrows auto-aof-rewrite-min-size by the percentage")
     func automaticRewrite() throws {
         let dir = TempDir()

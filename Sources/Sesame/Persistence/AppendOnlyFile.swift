@@ -216,6 +216,8 @@ public final class AppendOnlyFile: @unchecked Sendable {
     /// Monotonic ns when the running background fsync began; 0 when none runs.
     let fsyncStartedNs = Atomic<UInt64>(0)
     let delayedFsyncs = Atomic<Int>(0)
+    /// Fault injection: each background fsync takes this much longer (a slow disk).
+    public let slowFsyncMillisecondsForTesting = Atomic<Int>(0)
     /// fsyncs done (Sesame's INFO field aof_fsyncs): with `always`, records per fsync shows the
     /// group commit at work.
     let fsyncs = Atomic<Int>(0)
@@ -446,6 +448,8 @@ public final class AppendOnlyFile: @unchecked Sendable {
         fileLock.unlock()
         guard descriptor >= 0, target > syncedSeq.load(ordering: .acquiring) || writeErrno.load(ordering: .relaxed) != 0 else { return }
         fsyncStartedNs.store(monotonicNanoseconds(), ordering: .releasing)
+        let delay = slowFsyncMillisecondsForTesting.load(ordering: .relaxed)
+        if delay > 0 { usleep(UInt32(delay) * 1000) }
         let rc = fdatasync(descriptor)
         let e = errno
         fsyncStartedNs.store(0, ordering: .releasing)
