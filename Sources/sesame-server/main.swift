@@ -19,6 +19,10 @@ if arguments.first == "--help" || arguments.first == "-h" {
       --databases <n>        number of databases (default 16)
       --loglevel <level>     debug | verbose | notice | warning | nothing
       --requirepass <pass>   require AUTH
+      --appendonly yes|no    append-only file persistence (default no)
+      --appendfsync <mode>   always | everysec | no (default everysec)
+      --dir <path>           directory of the append-only file (default .)
+      --appendfilename <f>   file name (default appendonly.aof)
     Config file: one `name value` per line, the same names as the flags; flags override it.
     """)
     exit(0)
@@ -48,8 +52,12 @@ if configuration.exitWithParent && !ParentWatcher.start() {
 // With DEBUG enabled, time can be moved forward over the wire (tests in other languages).
 let clock: any SesameClock = configuration.enableDebugCommand ? OffsetClock() : SystemClock()
 let server = SesameServer(configuration: configuration, clock: clock)
+server.state.shutdown.install { kill(getpid(), SIGTERM) }
 do {
     try server.start()
+} catch let error as AOFLoadError {
+    server.log.warning(error.description)
+    exit(1)
 } catch {
     server.log.warning("Failed listening on port \(configuration.port) (tcp), aborting: \(error)")
     exit(1)

@@ -2,7 +2,7 @@
 //
 // - TIME reads the server clock, the one TTLs use, so a test that moves a ManualClock (or
 //   DEBUG ADVANCE-TIME) sees TIME move with its keys' deadlines. Millisecond resolution.
-// - LASTSAVE is the server's start time: Sesame does not persist, so nothing was saved since.
+// - LASTSAVE: the last AOF rewrite or load (PersistenceCommands), else the start time.
 // - SLOWLOG is always empty: Sesame does not time individual commands. GET/LEN/RESET answer as
 //   Redis does with an empty log, so tools that poll it work.
 // - SWAPDB exchanges two databases atomically (every shard locked). It moves each key of both
@@ -12,7 +12,7 @@
 let adminCommands: [CommandSpec] = [
     CommandSpec("time", arity: 1, flags: [.loading, .stale, .fast], categories: ["@fast"], handler: timeCommand),
     CommandSpec("lastsave", arity: 1, flags: [.loading, .stale, .fast], categories: ["@admin", "@fast", "@dangerous"], handler: { c, _ in
-        c.reply.integer(c.server.startedAt / 1000)
+        c.reply.integer(lastSaveSeconds(c.server))
     }),
     CommandSpec("slowlog", arity: -2, flags: [], categories: ["@slow"], handler: slowlogCommand),
     CommandSpec("swapdb", arity: 3, flags: [.write, .fast], categories: ["@keyspace", "@write", "@fast", "@dangerous"], handler: swapdbCommand),

@@ -4,7 +4,7 @@ func allCommands() -> [CommandSpec] {
     connectionCommands + serverCommands + keyCommands + stringCommands + hashCommands + setCommands
         + debugCommands + transactionCommands + pubsubCommands + monitorCommands
         + scanCommands + objectCommands + adminCommands + configCommands
-        + clusterCommands + sessionCommands
+        + clusterCommands + sessionCommands + persistenceCommands
 }
 
 extension Client {

@@ -37,6 +37,8 @@ public final class Client {
         /// Storage reused for the key of single-key commands (see `key(from:)`).
         var keyScratch: [UInt8] = []
         var tracking: TrackingClient? = nil
+        var aofPending = false
+        var aofCapture: [(db: Int, bytes: [UInt8])]? = nil
     }
     private let state: UnsafeMutablePointer<State>
 
@@ -117,6 +119,10 @@ public final class Client {
     }
     /// CLIENT TRACKING state, created the first time tracking is turned on.
     var tracking: TrackingClient? { get { state.pointee.tracking } set { state.pointee.tracking = newValue } }
+    /// Wrote to the append-only file since its replies were last sent (appendfsync always).
+    var aofPending: Bool { get { state.pointee.aofPending } set { state.pointee.aofPending = newValue } }
+    /// Inside EXEC with appendonly on: the queue's records, appended as one MULTI/EXEC unit.
+    var aofCapture: [(db: Int, bytes: [UInt8])]? { get { state.pointee.aofCapture } set { state.pointee.aofCapture = newValue } }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
     @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }

@@ -110,9 +110,9 @@ let configParameters: [ConfigParameter] = [
     ConfigParameter("loglevel", get: { $0.server.configuration.logLevel.rawValue }),
     ConfigParameter("proto-max-bulk-len", get: { "\($0.server.configuration.limits.maxBulkLength)" }),
     ConfigParameter("daemonize", get: { _ in "no" }),
-    ConfigParameter("dir", get: { _ in
+    ConfigParameter("dir", get: { c in
         var buf = [CChar](repeating: 0, count: 4096)
-        guard getcwd(&buf, buf.count) != nil else { return "" }
+        guard realpath(c.server.configuration.dir, &buf) != nil else { return c.server.configuration.dir }
         return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }),
     ConfigParameter("hash-max-listpack-entries", get: { _ in "\(PackedLimits.maxEntries)" }),
@@ -140,13 +140,7 @@ let configParameters: [ConfigParameter] = [
                     validate: integer(0...Int64.max),
                     apply: { c, v in c.server.tracking.maxKeys.store(Int(v) ?? 0, ordering: .relaxed) }),
     runtime("save", saveParams),
-    runtime("appendonly", { v in
-        switch v.lowercased() {
-        case "no": return .success("no")
-        case "yes": return .failure(ConfigError(reason: "Sesame has no persistence"))
-        default: return .failure(ConfigError(reason: "argument must be 'yes' or 'no'"))
-        }
-    }),
+] + persistenceConfigParameters + [
     runtime("slowlog-log-slower-than", integer(-1...Int64.max)),
     runtime("slowlog-max-len", integer(0...Int64.max)),
 ]

@@ -36,6 +36,10 @@ public enum Dispatcher {
             client.failMulti()
             return
         }
+        if spec.flags.contains(.write) && client.server.aof.enabled.load(ordering: .relaxed) && AOFCommandLog.refusesWrite(client) {
+            client.failMulti()
+            return
+        }
         if client.inMulti && !runsInsideMulti(spec.name) {
             client.queueInMulti(OwnedArguments(args.toArrays()))
             client.reply.simple("QUEUED")
@@ -47,6 +51,17 @@ public enum Dispatcher {
         }
         if client.server.tracking.active.load(ordering: .relaxed) != 0 {
             executeTracked(client, spec, args)
+            return
+        }
+        runHandler(client, spec, args)
+    }
+
+    /// The handler, through the append-only file's logging path when appendonly is on and the
+    /// command can write (client tracking wraps this too).
+    @inline(__always)
+    static func runHandler(_ client: Client, _ spec: CommandSpec, _ args: Arguments) {
+        if client.server.aof.enabled.load(ordering: .relaxed) && (spec.flags.contains(.write) || spec.name == "exec") {
+            AOFCommandLog.execute(client, spec, args)
             return
         }
         spec.handler(client, args)

@@ -94,8 +94,7 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "maxmemory_policy:\(server.eviction.policy.rawValue)",
                  "mem_allocator:libc"]
     case "persistence":
-        lines = ["# Persistence", "loading:0", "async_loading:0", "rdb_changes_since_last_save:0",
-                 "rdb_bgsave_in_progress:0", "aof_enabled:0", "aof_rewrite_in_progress:0"]
+        lines = persistenceInfoLines(server)
     case "stats":
         lines = ["# Stats",
                  "total_connections_received:\(server.totalConnections.load(ordering: .relaxed))",

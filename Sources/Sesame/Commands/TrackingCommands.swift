@@ -13,7 +13,7 @@ extension Dispatcher {
             if spec.flags.contains(.readonly) { tracking.rememberKeys(client, t, args) }
         }
         Tracking.setWriter(client.id)
-        spec.handler(client, args)
+        Dispatcher.runHandler(client, spec, args)
         Tracking.setWriter(0)
         guard let t = client.tracking else { return }
         // HELLO may have switched the protocol: invalidations follow the connection's.

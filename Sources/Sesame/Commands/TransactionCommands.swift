@@ -87,7 +87,7 @@ func execCommand(_ c: Client, _ args: Arguments) {
 
 /// The shard indices the queued commands touch, from their key positions; every shard when a
 /// command reads or writes the keyspace without naming keys (KEYS, DBSIZE, FLUSHDB, ...).
-private func shardsTouched(by queued: [OwnedArguments], _ c: Client) -> [Int] {
+func shardsTouched(by queued: [OwnedArguments], _ c: Client) -> [Int] {
     let ks = c.keyspace
     var indices: [Int] = []
     for command in queued {

@@ -29,6 +29,9 @@ final class EventLoop: @unchecked Sendable {
     let running = Atomic<Bool>(true)
     private var thread: pthread_t? = nil
     private let log: Logger
+    /// appendfsync always: connections whose replies wait for this turn's fsync (group commit),
+    /// and whether each saw EOF.
+    private var awaitingSync: [(conn: Connection, eof: Bool)] = []
 
     private static let wakeTag: UInt64 = UInt64(UInt32.max) << 32
     private static let listenTagBase: UInt64 = (UInt64(UInt32.max) - 1) << 32
@@ -129,6 +132,7 @@ final class EventLoop: @unchecked Sendable {
                 guard Int(fd) < connections.count, let conn = connections[Int(fd)], conn.tag == tag else { continue }
                 handle(conn, events: ev.events)
             }
+            if !awaitingSync.isEmpty { releaseAfterSync() } else { server.aof.loopTurnEnded() }
             deliverMail()
             // Housekeeping: active expiry once per tick (or straight away while work is due).
             let nowNs = monotonicNanoseconds()
@@ -321,6 +325,10 @@ final class EventLoop: @unchecked Sendable {
         }
         runCommands(conn)
         if conn.closed { return }
+        if server.aof.repliesWaitForSync {
+            awaitingSync.append((conn, sawEOF))
+            return
+        }
         flush(conn)
         if sawEOF && !conn.closed {
             // The peer is gone: nothing more will arrive and replies cannot be read.
@@ -438,6 +446,26 @@ final class EventLoop: @unchecked Sendable {
         updateInterest(conn)
         // Commands that were already buffered run now; new bytes arrive via EPOLLIN.
         runCommands(conn)
-        if !conn.closed { flush(conn) }
+        if conn.closed { return }
+        if server.aof.repliesWaitForSync { awaitingSync.append((conn, false)) } else { flush(conn) }
+    }
+
+    /// appendfsync always: one write + fsync for every record of this turn, then the replies.
+    /// If the records could not be made durable, a client that wrote gets no acknowledgement:
+    /// its replies are dropped and its connection closed (later writes answer -MISCONF).
+    private func releaseAfterSync() {
+        let durable = server.aof.syncForReplies()
+        for (conn, eof) in awaitingSync where !conn.closed {
+            if !durable && conn.client.aofPending {
+                log.warning("Closing client \(conn.client.id): its writes could not be fsynced to the AOF")
+                conn.output.clear()
+                close(conn)
+                continue
+            }
+            conn.client.aofPending = false
+            flush(conn)
+            if eof && !conn.closed { close(conn) }
+        }
+        awaitingSync.removeAll(keepingCapacity: true)
     }
 }

@@ -62,6 +62,16 @@ public struct Configuration: Sendable {
     public var sessionMaxDevices = 0
     /// The optional HTTP session API listener (`http-*` keys; HTTP/HTTPServer.swift).
     public var http = HTTPSettings()
+    /// Append-only file persistence (docs/PERSISTENCE.md), Redis's names and defaults.
+    public var appendOnly = false
+    public var appendFsync: AppendFsync = .everysec
+    /// Where the append-only file lives (Sesame does not chdir there, unlike Redis).
+    public var dir = "."
+    public var appendFilename = "appendonly.aof"
+    /// Load a file whose last command was cut short (crash mid-write), dropping that command.
+    public var aofLoadTruncated = true
+    public var autoAOFRewritePercentage = 100
+    public var autoAOFRewriteMinSize = 64 * 1024 * 1024
 
     public init() {}
 
@@ -242,8 +252,26 @@ public struct Configuration: Sendable {
             if try one().lowercased() == "yes" {
                 throw Error(description: "'daemonize yes' is not supported: run sesame-server under a supervisor")
             }
-        case "save", "appendonly", "tcp-backlog", "hz",
-             "logfile", "dir", "dbfilename", "pidfile", "supervised", "always-show-logo",
+        case "appendonly": appendOnly = try yesNo()
+        case "appendfsync":
+            guard let f = AppendFsync(name: try one()) else { throw Error(description: "'appendfsync' must be always, everysec or no") }
+            appendFsync = f
+        case "dir":
+            let v = try one()
+            guard !v.isEmpty else { throw Error(description: "'dir' must not be empty") }
+            dir = v.count > 1 && v.hasSuffix("/") ? String(v.dropLast()) : v
+        case "appendfilename":
+            let v = try one()
+            guard !v.isEmpty, !v.contains("/") else { throw Error(description: "appendfilename can't be a path, just a filename") }
+            appendFilename = v
+        case "aof-load-truncated": aofLoadTruncated = try yesNo()
+        case "auto-aof-rewrite-percentage": autoAOFRewritePercentage = try int(0...Int(Int32.max))
+        case "auto-aof-rewrite-min-size": autoAOFRewriteMinSize = try memory(one(), key: key, min: 0)
+        case "aof-use-rdb-preamble", "appenddirname", "no-appendfsync-on-rewrite", "aof-rewrite-incremental-fsync", "aof-timestamp-enabled":
+            // Accepted for redis.conf compatibility: Sesame writes one plain RESP file.
+            break
+        case "save", "tcp-backlog", "hz",
+             "logfile", "dbfilename", "pidfile", "supervised", "always-show-logo",
              "cluster-config-file", "cluster-node-timeout":
             // Accepted for redis.conf compatibility; these have no effect yet (see docs).
             break

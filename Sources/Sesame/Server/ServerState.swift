@@ -57,6 +57,9 @@ public final class ServerState: Sendable {
     let notifier: KeyspaceNotifier
     /// CLIENT TRACKING (Tracking.swift).
     public let tracking: Tracking
+    /// The append-only file (docs/PERSISTENCE.md); idle unless appendonly is on.
+    public let aof: AppendOnlyFile
+    public let shutdown = ShutdownControl()
     let notifyFlagsText = Mutex<String>("")
     private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
 
@@ -78,8 +81,10 @@ public final class ServerState: Sendable {
         self.pubsub = PubSubHub(loops: max(1, configuration.threads))
         self.notifier = KeyspaceNotifier(hub: pubsub)
         self.tracking = Tracking(mailboxes: pubsub.mailboxes, clients: clients)
+        self.aof = AppendOnlyFile(configuration: configuration, log: Logger(level: configuration.logLevel))
+        let events = PersistenceEvents(aof: aof, next: notifier)
         for shard in keyspace.shards {
-            shard.events = notifier
+            shard.events = events
             shard.tracker = tracking
         }
         keyspace.tracker = tracking

@@ -43,6 +43,9 @@ public final class SesameServer: @unchecked Sendable {
             } else {
                 log.verbose("Open files limit: \(limit)")
             }
+            if configuration.appendOnly && !state.aof.enabled.load(ordering: .acquiring) {
+                try state.aof.startUp(server: state)
+            }
             let (sockets, port) = try Listener.bind(addresses: configuration.bindAddresses, port: configuration.port)
             listeners = sockets
             state.boundPort.store(port, ordering: .releasing)
@@ -84,6 +87,8 @@ public final class SesameServer: @unchecked Sendable {
             loops = []
             for s in listeners { Sys.close(s.fd) }
             listeners = []
+            // Everything acknowledged reaches the disk before stop returns (SIGTERM, SHUTDOWN).
+            state.aof.close()
             started = false
         }
     }

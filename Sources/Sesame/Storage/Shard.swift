@@ -41,6 +41,9 @@ public final class Shard: @unchecked Sendable {
     /// (Tracking.swift). The table is empty and `tracker.active` 0 unless a client tracks.
     @exclusivity(unchecked) var tracked: [Key: [TrackingClient]] = [:]
     @exclusivity(unchecked) var tracker: Tracking?
+    /// Changes made to this shard's keys (Redis's server.dirty, per shard): the append-only
+    /// file logs a write command only when it moved this, so no-op writes are not logged.
+    @exclusivity(unchecked) var dirty: UInt64 = 0
     /// Bytes the memory accounting charges for this shard's keys: the sum of Entry.cost.
     @exclusivity(unchecked) private(set) var usedBytes = 0
     /// The part of `usedBytes` already added to `memory` (the keyspace-wide counter).
@@ -130,6 +133,7 @@ public final class Shard: @unchecked Sendable {
     /// of every path goes through). Caller holds the lock.
     @inline(__always)
     func changed(_ db: Int, _ key: Key) {
+        dirty &+= 1
         if !watched.isEmpty { touch(db, key) }
         if let t = tracker, t.active.load(ordering: .relaxed) != 0 { t.keyChanged(self, key) }
     }
@@ -266,6 +270,7 @@ public final class Shard: @unchecked Sendable {
     var hasDueWork: Bool { !due.isEmpty }
 
     func flush(_ db: Int?) {
+        dirty &+= 1
         if !watched.isEmpty {
             for (wk, w) in watched where db == nil || Int(wk.db) == db! {
                 if tables[Int(wk.db)][wk.key] != nil { watched[wk] = (w.version &+ 1, w.watchers) }

@@ -37,6 +37,19 @@ import Testing
         #expect(c.configFile == nil)
     }
 
+    @Test func appendOnlyFileSettings() throws {
+        let d = Configuration()
+        #expect(!d.appendOnly && d.appendFsync == .everysec && d.dir == "." && d.appendFilename == "appendonly.aof")
+        #expect(d.aofLoadTruncated && d.autoAOFRewritePercentage == 100 && d.autoAOFRewriteMinSize == 64 << 20)
+        var c = Configuration()
+        try c.apply(fileContents: "appendonly yes\nappendfsync always\ndir /tmp/x/\nappendfilename s.aof\n"
+                    + "aof-load-truncated no\nauto-aof-rewrite-percentage 0\nauto-aof-rewrite-min-size 1mb\naof-use-rdb-preamble yes\n")
+        #expect(c.appendOnly && c.appendFsync == .always && c.dir == "/tmp/x" && c.appendFilename == "s.aof")
+        #expect(!c.aofLoadTruncated && c.autoAOFRewritePercentage == 0 && c.autoAOFRewriteMinSize == 1 << 20)
+        #expect(error { _ = try Configuration.parse(arguments: ["--appendfsync", "sometimes"]) }?.contains("always, everysec or no") == true)
+        #expect(error { _ = try Configuration.parse(arguments: ["--appendfilename", "a/b"]) }?.contains("can't be a path") == true)
+    }
+
     @Test func flagsAreCaseInsensitive() throws {
         let c = try Configuration.parse(arguments: ["--PORT", "1234"])
         #expect(c.port == 1234)
