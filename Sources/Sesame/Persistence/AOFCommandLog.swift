@@ -232,6 +232,14 @@ final class PersistenceEvents: KeyEvents, @unchecked Sendable {
         next.keyEvicted(db: db, key: key)
     }
 
+    /// Changes a shard makes on its own (a dead session's member leaving its user's set) are
+    /// passed on for notifications but not logged: the event does not carry the member. After
+    /// a restart such a set can still list the dead session; SESSION.LIST / REVOKEALL / CREATE
+    /// prune those members (docs/PERSISTENCE.md).
+    func keyChanged(db: Int, key: Key, class cls: NotifyClass, event: String) {
+        next.keyChanged(db: db, key: key, class: cls, event: event)
+    }
+
     @inline(__always) private func logDeletion(_ db: Int, _ key: Key) {
         guard aof.enabled.load(ordering: .relaxed) else { return }
         var r = AOFRecord()
