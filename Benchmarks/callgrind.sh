@@ -9,20 +9,21 @@
 # redis-benchmark (10 connections, pipeline P), stop it (SIGTERM), and subtract the
 # instructions of a run with no requests (startup, idle ticks, shutdown).
 #
-# Environment: N (20000) PIPELINES ("1 16") TESTS ("get set hset sadd") SKIP_BUILD=1
+# Environment: N (20000) PIPELINES ("1 16") TESTS ("get set hset sadd") SKIP_BUILD=1 BUILD_PATH (.build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-20000}; PIPELINES=${PIPELINES:-"1 16"}; TESTS=${TESTS:-"get set hset sadd"}
 PORT=${PORT:-7395}
 WORK=$(mktemp -d /tmp/sesame-callgrind.XXXXXX)
 trap 'pkill -f "valgrind.*--port-marker-$PORT" 2>/dev/null; rm -rf "$WORK"' EXIT
-[[ "${SKIP_BUILD:-0}" == 1 ]] || swift build -c release --product sesame-server >/dev/null
+BUILD_PATH=${BUILD_PATH:-.build}
+[[ "${SKIP_BUILD:-0}" == 1 ]] || swift build -c release --scratch-path "$BUILD_PATH" --product sesame-server >/dev/null
 FLOOR_SRC=${FLOOR_SRC:-$( [[ -f ../shared/bench/floor.c ]] && echo ../shared/bench/floor.c || echo /work/shared/bench/floor.c )}
 [[ -f "$FLOOR_SRC" ]] && gcc -O2 -D_GNU_SOURCE -o "$WORK/floor" "$FLOOR_SRC"
 
 server_cmd() {  # server_cmd <name>
   case $1 in
-    sesame) echo ".build/release/sesame-server --port $PORT --threads 1" ;;
+    sesame) echo "$BUILD_PATH/release/sesame-server --port $PORT --threads 1" ;;
     redis)  echo "redis-server --port $PORT --save '' --appendonly no --io-threads 1" ;;
     floor)  echo "$WORK/floor $PORT" ;;
   esac

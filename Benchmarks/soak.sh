@@ -10,15 +10,15 @@
 #      (the device-slot table bounds the session count), not grow with time.
 #
 # Environment: PORT (7390) IDLE (10000) PHASE_SECONDS (30) SOAK_MINUTES (30) SAMPLE_SECONDS (60)
-#   SESSIONS (100000) SERVER_CPU (1) CLIENT_CPU (0) SKIP_BUILD=1 OUT (soak-results.md)
+#   SESSIONS (100000) SERVER_CPU (1) CLIENT_CPU (0) SKIP_BUILD=1 OUT (soak-results.md) BUILD_PATH (.build)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PORT=${PORT:-7390}; IDLE=${IDLE:-10000}; PHASE_SECONDS=${PHASE_SECONDS:-30}
 SOAK_MINUTES=${SOAK_MINUTES:-30}; SAMPLE_SECONDS=${SAMPLE_SECONDS:-60}; SESSIONS=${SESSIONS:-100000}
 SERVER_CPU=${SERVER_CPU:-1}; CLIENT_CPU=${CLIENT_CPU:-0}; OUT=${OUT:-soak-results.md}
 
-[[ "${SKIP_BUILD:-0}" == 1 ]] || swift build -c release --product sesame-server >/dev/null && swift build -c release --product sesame-bench >/dev/null
-BIN=.build/release
+[[ "${SKIP_BUILD:-0}" == 1 ]] || { swift build -c release --scratch-path "${BUILD_PATH:-.build}" --product sesame-server >/dev/null && swift build -c release --scratch-path "${BUILD_PATH:-.build}" --product sesame-bench >/dev/null; }
+BIN=${BUILD_PATH:-.build}/release
 ulimit -n $((IDLE + 1024)) 2>/dev/null || { echo "cannot raise the open-files limit to $((IDLE + 1024))"; exit 1; }
 
 taskset -c "$SERVER_CPU" "$BIN/sesame-server" --port "$PORT" --maxclients $((IDLE + 500)) --loglevel warning >/tmp/soak-server.log 2>&1 &

@@ -220,6 +220,37 @@ struct SecurityLimitTests {
         #expect(received == 1000 * (256 * 1024 + 11) || (closed && received < 16 << 20), "received \(received), closed \(closed)")
     }
 
+    @Test("Slow clients (a byte at a time, a bulk never finished) tie up neither the loop nor the key's shard lock")
+    func slowClients() throws {
+        // One event loop: if a slow client blocked it, or held the shard lock of its key while
+        // waiting for bytes, the fast client below (same loop, same key) would stall.
+        let server = try SesameServer.start(threads: 1)
+        defer { server.stop() }
+        let unfinished = try RESPClient(port: server.port, timeoutSeconds: 10)
+        try unfinished.send("*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$100000\r\nabc")  // never completed
+        let dribbler = try RESPClient(port: server.port, timeoutSeconds: 10)
+        let command = Array("*3\r\n$3\r\nSET\r\n$4\r\nslow\r\n$5\r\nvalue\r\n".utf8)
+        let fast = try RESPClient(port: server.port, timeoutSeconds: 2)
+        var slowest = 0.0
+        for (i, byte) in command.enumerated() {
+            try dribbler.send([byte])
+            // Between two bytes of the dribbler, the fast client runs commands on the same key.
+            let t0 = Date()
+            #expect(try fast.call("SET", "slow", "fast-\(i)") == ok)
+            #expect(try fast.call("GET", "slow") == bytes("$\("fast-\(i)".count)\r\nfast-\(i)\r\n"))
+            slowest = max(slowest, Date().timeIntervalSince(t0))
+            usleep(20_000)
+        }
+        #expect(slowest < 1.0, "a fast client waited \(slowest) s behind slow ones")
+        // The dribbled command completes and runs once its last byte arrives.
+        #expect(try dribbler.readReply() == ok)
+        #expect(try fast.call("GET", "slow") == bytes("$5\r\nvalue\r\n"))
+        // The unfinished bulk still holds nothing: its connection is served as soon as it ends it.
+        try unfinished.send(Array(repeating: UInt8(ascii: "x"), count: 100_000 - 3) + Array("\r\n".utf8))
+        #expect(try unfinished.readReply() == ok)
+        #expect(try fast.call("STRLEN", "slow") == bytes(":100000\r\n"))
+    }
+
     @Test("timeout: an idle client is closed, an active one is not")
     func idleTimeout() throws {
         let server = try SesameServer.start { $0.idleTimeoutSeconds = 2 }

@@ -129,6 +129,10 @@ public final class Keyspace: @unchecked Sendable {
         var i = first
         while i < shards.count {
             let s = shards[i]
+            if !s.timersArmed.load(ordering: .relaxed) {
+                i += stride
+                continue
+            }
             s.lock.lock()
             let handled = s.expireDue(now: now, budget: max(remaining, 0))
             if s.hasDueWork { pending = true }

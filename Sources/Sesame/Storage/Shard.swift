@@ -28,6 +28,11 @@ public final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var tables: [[Key: Entry]]
     #endif
     @exclusivity(unchecked) var wheel: TimerWheel
+    /// Whether the wheel or `due` may hold records: read without the lock by the expiry cycle,
+    /// so the 100 ticks a second visit only shards with TTLs instead of locking all 256 (an
+    /// idle server, or one without TTLs, then does no expiry work at all). Set under the lock
+    /// before a record is inserted; a cycle that misses the store catches it on the next tick.
+    let timersArmed = Atomic<Bool>(false)
     /// Records that fell due but were not processed yet (expiry work is budgeted per loop turn).
     @exclusivity(unchecked) var due: [WheelRecord] = []
     /// Keys removed by active or lazy expiry (INFO expired_keys).
@@ -223,6 +228,7 @@ public final class Shard: @unchecked Sendable {
         guard at != 0 else { return }
         if entry.wheelAt != 0 && entry.wheelAt <= at { return }
         entry.wheelAt = at
+        if !timersArmed.load(ordering: .relaxed) { timersArmed.store(true, ordering: .relaxed) }
         wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
     }
 
@@ -264,6 +270,7 @@ public final class Shard: @unchecked Sendable {
                 wheel.insert(WheelRecord(db: record.db, at: e.expireAt, key: record.key))
             }
         }
+        if due.isEmpty && wheel.count == 0 { timersArmed.store(false, ordering: .relaxed) }
         return handled
     }
 
@@ -287,6 +294,7 @@ public final class Shard: @unchecked Sendable {
         if db == nil {
             // Nothing is left to expire: free the records now rather than when they fire.
             wheel.removeAll()
+            timersArmed.store(false, ordering: .relaxed)
             due = []
         }
         // After a one-database flush, its keys' records are dropped lazily when they fire.
