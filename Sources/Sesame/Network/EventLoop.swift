@@ -300,8 +300,10 @@ final class EventLoop: @unchecked Sendable {
     private func readAndRun(_ conn: Connection) {
         let input = conn.input
         var sawEOF = false
-        // Read until the socket is drained or a bounded number of reads happened.
-        reading: for _ in 0..<16 {
+        // One read per readiness event, as Redis does (epoll is level-triggered, so what is left
+        // in the socket wakes the loop again). Reading until drained let one wake-up run every
+        // pipelined command of 50 busy connections, and every other client waited behind it.
+        reading: for _ in 0..<1 {
             let shifted = input.reserve(16 * 1024)
             conn.parser.pointee.bufferShifted(by: shifted)
             let result: IOResult
