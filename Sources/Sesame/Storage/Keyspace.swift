@@ -123,23 +123,40 @@ public final class Keyspace: @unchecked Sendable {
     /// Runs active expiry on the shards `first, first+stride, ...` with a per-call budget of
     /// deletions. Returns true when due work remains (the caller should come back soon).
     public func expireCycle(first: Int, stride: Int, budget: Int) -> Bool {
+        var cursor = 0
+        return expireCycle(first: first, stride: stride, budget: budget, cursor: &cursor, timeLimitNanoseconds: .max)
+    }
+
+    /// The event loop's form: also stops once `timeLimitNanoseconds` of work have passed
+    /// (checked after each shard) and resumes at `cursor` next time. Deletions are budgeted,
+    /// but a timer-wheel cascade is not: a million deadlines in the same second cascade ~4,000
+    /// records per shard at once, and doing all 256 shards in one call stalled a loop
+    /// iteration for hundreds of milliseconds. Returns true when work remains.
+    public func expireCycle(first: Int, stride: Int, budget: Int, cursor: inout Int,
+                            timeLimitNanoseconds: UInt64) -> Bool {
         let now = clock.nowMilliseconds()
+        let started = timeLimitNanoseconds == .max ? 0 : monotonicNanoseconds()
+        let owned = first < shards.count ? (shards.count - first + stride - 1) / stride : 0
         var remaining = budget
         var pending = false
-        var i = first
-        while i < shards.count {
-            let s = shards[i]
-            if !s.timersArmed.load(ordering: .relaxed) {
-                i += stride
-                continue
-            }
+        var visited = 0
+        var k = owned > 0 ? cursor % owned : 0
+        while visited < owned {
+            let s = shards[first + k * stride]
+            visited += 1
+            k = k + 1 == owned ? 0 : k + 1
+            if !s.timersArmed.load(ordering: .relaxed) { continue }
             s.lock.lock()
             let handled = s.expireDue(now: now, budget: max(remaining, 0))
             if s.hasDueWork { pending = true }
             s.lock.unlock()
             remaining -= handled
-            i += stride
+            if started != 0 && visited < owned && monotonicNanoseconds() &- started > timeLimitNanoseconds {
+                pending = true
+                break
+            }
         }
+        cursor = k
         return pending
     }
 }
