@@ -10,7 +10,7 @@ let monitorCommands: [CommandSpec] = [
 ]
 
 public final class MonitorHub: Sendable {
-    private let monitors = Mutex<[Subscriber]>([])
+    private let monitors = Locked<[Subscriber]>([])
     let count = Atomic<Int>(0)
 
     func add(_ s: Subscriber) {

@@ -17,7 +17,7 @@ let persistenceCommands: [CommandSpec] = [
 /// What SHUTDOWN does after the file is flushed: sesame-server installs "exit like SIGTERM";
 /// an embedded server has none, and SHUTDOWN answers an error there.
 public final class ShutdownControl: Sendable {
-    private let handler = Mutex<(@Sendable () -> Void)?>(nil)
+    private let handler = Locked<(@Sendable () -> Void)?>(nil)
     public init() {}
     public func install(_ body: @escaping @Sendable () -> Void) { handler.withLock { $0 = body } }
     var current: (@Sendable () -> Void)? { handler.withLock { $0 } }

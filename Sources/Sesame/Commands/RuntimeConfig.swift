@@ -11,7 +11,7 @@
 import Synchronization
 
 public final class RuntimeConfig: Sendable {
-    private let values: Mutex<[String: String]>
+    private let values: Locked<[String: String]>
 
     /// The defaults are Redis 7's.
     public static let defaults: [String: String] = [
@@ -22,7 +22,7 @@ public final class RuntimeConfig: Sendable {
     ]
 
     public init() {
-        values = Mutex(RuntimeConfig.defaults)
+        values = Locked(RuntimeConfig.defaults)
     }
 
     /// The canonical value of a runtime parameter, nil for names this store does not hold.

@@ -314,7 +314,7 @@ final class HTTPMetrics: Sendable {
         var count = 0
         var sum = 0.0
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     func observe(status: Int, seconds: Double) {
         state.withLock { s in

@@ -564,7 +564,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
 
     /// Set when the server starts logging, for the automatic rewrite.
     var rewriteKeyspace: Keyspace? { rewriteKeyspaceBox.withLock { $0 } }
-    let rewriteKeyspaceBox = Mutex<Keyspace?>(nil)
+    let rewriteKeyspaceBox = Locked<Keyspace?>(nil)
 
     // MARK: - Rewrite support (AOFRewriter drives these)
 

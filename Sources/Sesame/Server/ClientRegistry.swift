@@ -29,7 +29,7 @@ public final class ClientRecord: Sendable {
     public let loop: Int
     public let address: String
     public let createdAt: Int64
-    let snapshot: Mutex<ClientSnapshot>
+    let snapshot: Locked<ClientSnapshot>
 
     init(id: Int, fd: Int32, tag: UInt32, loop: Int, address: String, createdAt: Int64) {
         self.id = id
@@ -38,7 +38,7 @@ public final class ClientRecord: Sendable {
         self.loop = loop
         self.address = address
         self.createdAt = createdAt
-        self.snapshot = Mutex(ClientSnapshot(lastCommandAt: createdAt))
+        self.snapshot = Locked(ClientSnapshot(lastCommandAt: createdAt))
     }
 
     /// The `CLIENT LIST` / `CLIENT INFO` line (without the trailing newline).
@@ -54,7 +54,7 @@ public final class ClientRecord: Sendable {
 }
 
 public final class ClientRegistry: Sendable {
-    private let records = Mutex<[Int: ClientRecord]>([:])
+    private let records = Locked<[Int: ClientRecord]>([:])
 
     func add(_ r: ClientRecord) { records.withLock { $0[r.id] = r } }
     func remove(_ id: Int) { _ = records.withLock { $0.removeValue(forKey: id) } }

@@ -25,7 +25,7 @@ final class Mailbox: Sendable {
         /// CLIENT KILL: close the connection instead of writing to it.
         var kill = false
     }
-    private let pending = Mutex<[Delivery]>([])
+    private let pending = Locked<[Delivery]>([])
     let wakeFD = Atomic<Int32>(-1)
 
     func post(_ d: Delivery) {

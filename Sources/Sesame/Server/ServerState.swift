@@ -60,8 +60,8 @@ public final class ServerState: Sendable {
     /// The append-only file (docs/PERSISTENCE.md); idle unless appendonly is on.
     public let aof: AppendOnlyFile
     public let shutdown = ShutdownControl()
-    let notifyFlagsText = Mutex<String>("")
-    private let injectedFailures = Mutex<(count: Int, message: String)>((0, ""))
+    let notifyFlagsText = Locked<String>("")
+    private let injectedFailures = Locked<(count: Int, message: String)>((0, ""))
 
     /// `memoryUsage` replaces the key space's accounted bytes as maxmemory's measurement, and
     /// `accountingSlack` 0 makes the accounting exact (both for tests).

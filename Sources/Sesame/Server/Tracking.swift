@@ -86,10 +86,10 @@ public final class Tracking: @unchecked Sendable {
     let maxKeys = Atomic<Int>(1_000_000)
     /// BCAST prefix -> subscribed clients; `prefixCount` keeps the lookup off the write path
     /// when nobody broadcasts.
-    private let prefixes = Mutex<[[UInt8]: [TrackingClient]]>([:])
+    private let prefixes = Locked<[[UInt8]: [TrackingClient]]>([:])
     let prefixCount = Atomic<Int>(0)
     /// Every connection with tracking on, for FLUSHALL's null invalidation.
-    private let tracking = Mutex<[Int: TrackingClient]>([:])
+    private let tracking = Locked<[Int: TrackingClient]>([:])
     private let mailboxes: [Mailbox]
     private let clients: ClientRegistry
     /// Where the next make-room pass starts, so it does not always empty shard 0.

@@ -37,3 +37,21 @@ public final class ShardLock: @unchecked Sendable {
         return try body()
     }
 }
+
+/// A value behind a pthread mutex, for state several threads share off the per-key path
+/// (mailboxes, client registry, tracking tables, runtime config). Used instead of
+/// `Synchronization.Mutex`, whose futex ThreadSanitizer cannot see: it reported every access
+/// to state guarded that way as a race, which would hide a real one.
+final class Locked<Value>: @unchecked Sendable {
+    private let lock = ShardLock()
+    private var value: Value
+
+    init(_ value: Value) { self.value = value }
+
+    @inline(__always)
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
