@@ -62,7 +62,7 @@ public final class Eviction: Sendable {
     private let keyspace: Keyspace
     private let measure: (@Sendable () -> Int)?
     private let rngState: Atomic<UInt64>
-    private let pool = CandidatePool()
+    private let pool = Locked<[EvictionCandidate]>([])
 
     static let poolSize = 16
     /// Most keys one command evicts before it runs anyway (Redis bounds eviction time per
@@ -208,16 +208,5 @@ public final class Eviction: Sendable {
             // Used, changed or deleted since it was sampled: try the next one.
         }
         return nil
-    }
-}
-
-/// The eviction pool behind a pthread mutex (ShardLock) rather than Synchronization.Mutex,
-/// whose futex-based lock ThreadSanitizer cannot see, so it reported every use as a race.
-private final class CandidatePool: @unchecked Sendable {
-    private let lock = ShardLock()
-    private var candidates: [EvictionCandidate] = []
-
-    func withLock<R>(_ body: (inout [EvictionCandidate]) -> R) -> R {
-        lock.withLock { body(&candidates) }
     }
 }
