@@ -113,18 +113,7 @@ public final class HTTPServer: @unchecked Sendable {
     }
 
     func start() throws {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { arg in
-            let server = Unmanaged<HTTPServer>.fromOpaque(arg!).takeRetainedValue()
-            server.run()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<HTTPServer>.fromOpaque(box).release()
-            throw SystemError(call: "pthread_create", errno: rc)
-        }
-        thread = t
+        thread = try Sys.startThread { self.run() }
     }
 
     func stop() {

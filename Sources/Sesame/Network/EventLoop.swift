@@ -61,18 +61,7 @@ final class EventLoop: @unchecked Sendable {
     // MARK: - Thread
 
     func start() throws {
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { arg in
-            let loop = Unmanaged<EventLoop>.fromOpaque(arg!).takeRetainedValue()
-            loop.run()
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<EventLoop>.fromOpaque(box).release()
-            throw SystemError(call: "pthread_create", errno: rc)
-        }
-        thread = t
+        thread = try Sys.startThread { self.run() }
     }
 
     /// Asks the loop to finish its turn and exit; `join` waits for it.

@@ -169,3 +169,33 @@ enum Sys {
         _ = withUnsafeMutableBytes(of: &value) { Glibc.read(fd, $0.baseAddress, 8) }
     }
 }
+
+/// What a thread started by `Sys.startThread` runs, carried through pthread_create's argument.
+private final class ThreadBody {
+    let run: () -> Void
+    init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+extension Sys {
+    /// Runs `body` on a new pthread (the standard library has no thread API, and Foundation's
+    /// Thread is not for the server's core). Returns the thread for pthread_join, or nil after
+    /// detaching it when `detached`.
+    @discardableResult
+    static func startThread(detached: Bool = false, _ body: @escaping () -> Void) throws -> pthread_t? {
+        let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
+        var t = pthread_t()
+        let rc = pthread_create(&t, nil, { arg in
+            Unmanaged<ThreadBody>.fromOpaque(arg!).takeRetainedValue().run()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<ThreadBody>.fromOpaque(box).release()
+            throw SystemError(call: "pthread_create", errno: rc)
+        }
+        if detached {
+            pthread_detach(t)
+            return nil
+        }
+        return t
+    }
+}

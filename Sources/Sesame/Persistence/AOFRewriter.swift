@@ -77,20 +77,13 @@ extension AppendOnlyFile {
         }
         snapshotPauseMicros.store(Int((monotonicNanoseconds() - pauseStarted) / 1000), ordering: .relaxed)
         let job = RewriteJob(aof: self, snapshot: snapshot, now: now, databases: keyspace.databases)
-        let box = Unmanaged.passRetained(job).toOpaque()
-        var t = pthread_t()
-        let rc = pthread_create(&t, nil, { arg in
-            let job = Unmanaged<RewriteJob>.fromOpaque(arg!).takeRetainedValue()
-            job.aof.runRewrite(job)
-            return nil
-        }, box)
-        if rc != 0 {
-            Unmanaged<RewriteJob>.fromOpaque(box).release()
+        do {
+            try Sys.startThread(detached: true) { job.aof.runRewrite(job) }
+        } catch {
             abandonRewrite()
             rewriteInProgress.store(false, ordering: .releasing)
             return false
         }
-        pthread_detach(t)
         log.notice("Background append only file rewriting started")
         return true
     }

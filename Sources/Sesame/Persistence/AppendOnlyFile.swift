@@ -500,16 +500,9 @@ public final class AppendOnlyFile: @unchecked Sendable {
 
     func startCron() {
         guard !cronRunning.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let box = Unmanaged.passRetained(self).toOpaque()
-        var t = pthread_t()
-        if pthread_create(&t, nil, { arg in
-            let aof = Unmanaged<AppendOnlyFile>.fromOpaque(arg!).takeRetainedValue()
-            aof.cron()
-            return nil
-        }, box) == 0 {
-            cronThread = t
-        } else {
-            Unmanaged<AppendOnlyFile>.fromOpaque(box).release()
+        do {
+            cronThread = try Sys.startThread { self.cron() }
+        } catch {
             cronRunning.store(false, ordering: .relaxed)
         }
     }
@@ -642,18 +635,9 @@ public final class AppendOnlyFile: @unchecked Sendable {
 
 /// close(2) on a detached thread.
 func closeInBackground(_ fd: Int32) {
-    var t = pthread_t()
-    let box = UnsafeMutablePointer<Int32>.allocate(capacity: 1)
-    box.pointee = fd
-    if pthread_create(&t, nil, { arg in
-        let p = arg!.assumingMemoryBound(to: Int32.self)
-        Glibc.close(p.pointee)
-        p.deallocate()
-        return nil
-    }, box) == 0 {
-        pthread_detach(t)
-    } else {
-        box.deallocate()
+    do {
+        try Sys.startThread(detached: true) { _ = Glibc.close(fd) }
+    } catch {
         Glibc.close(fd)
     }
 }
