@@ -21,7 +21,7 @@ SERVER_CPU=${SERVER_CPU:-1}; CLIENT_CPU=${CLIENT_CPU:-0}; OUT=${OUT:-soak-result
 BIN=${BUILD_PATH:-.build}/release
 ulimit -n $((IDLE + 1024)) 2>/dev/null || { echo "cannot raise the open-files limit to $((IDLE + 1024))"; exit 1; }
 
-taskset -c "$SERVER_CPU" "$BIN/sesame-server" --port "$PORT" --maxclients $((IDLE + 500)) --loglevel warning >/tmp/soak-server.log 2>&1 &
+taskset -c "$SERVER_CPU" "$BIN/sesame-server" --port "$PORT" --maxclients $((IDLE + 500)) --tcp-keepalive 0 --loglevel warning >/tmp/soak-server.log 2>&1 &
 SERVER=$!
 IDLE_PID=""
 cleanup() {

@@ -167,6 +167,10 @@ public struct ExpiryRecord: Codable, Sendable {
     /// ms after the last deadline until every expired key was gone (nil: not within the timeout).
     public var allGoneMillis: Double?
     public var remainingAtTimeout: Int?
+    /// The server's longest event-loop iteration (INFO stats eventloop_duration_max, us)
+    /// between arming the deadlines and the end of the run; nil when the server does not
+    /// report it (Redis 7.0 does not).
+    public var longestLoopMicros: Double? = nil
     public var traffic: RunRecord?
     public var notes: [String]
 }
@@ -179,6 +183,7 @@ public struct ExpirySummary: Codable, Sendable {
     public var allGoneMillis: Double?
     public var allGoneRatio: Double?
     public var timedOutRounds: Int
+    public var longestLoopMicros: Double? = nil
     public var trafficOpsPerSec: Double?
     public var trafficLatencyMicros: LatencySummary?
     public var trafficErrors: Int

@@ -191,14 +191,14 @@ public enum ReportRenderer {
     static func expiryTable(_ report: BenchReport, base: String) -> TextTable {
         var table = TextTable(
             headers: ["server", "keys", "held at last deadline", "all gone after (ms)", "vs \(base)", "timed out",
-                      "traffic ops/s", "p50", "p99", "p99.9", "max", "errors"],
-            rightAligned: Set(1...11))
+                      "longest loop iteration (us)", "traffic ops/s", "p50", "p99", "p99.9", "max", "errors"],
+            rightAligned: Set(1...12))
         for s in report.expirySummaries {
             let l = s.trafficLatencyMicros
             table.rows.append([
                 s.server, Format.count(Double(s.keys)), s.heldAtLastDeadline.map(Format.count) ?? "n/a",
                 s.allGoneMillis.map(Format.count) ?? "> timeout", Format.ratio(s.allGoneRatio), "\(s.timedOutRounds)/\(s.rounds)",
-                s.trafficOpsPerSec.map(Format.count) ?? "n/a", l.map { Format.micros($0.p50) } ?? "n/a",
+                s.longestLoopMicros.map(Format.count) ?? "n/a", s.trafficOpsPerSec.map(Format.count) ?? "n/a", l.map { Format.micros($0.p50) } ?? "n/a",
                 l.map { Format.micros($0.p99) } ?? "n/a", l.map { Format.micros($0.p999) } ?? "n/a",
                 l.map { Format.micros($0.max) } ?? "n/a", String(s.trafficErrors),
             ])

@@ -44,6 +44,7 @@ func hsetGeneric(_ c: Client, _ args: Arguments, name: String) {
                 h = existing
             } else {
                 h = HashValue()
+                h.reserveForNew(args, from: 2)
                 slot = Entry(value: .string([]))
             }
             var n = 0

@@ -200,6 +200,9 @@ func sessionCreate(_ c: Client, _ args: Arguments) {
     let now = c.now
     let id = SessionID.generate()
     var h = HashValue()
+    // The standard fields take under 200 encoded bytes besides the userId; one allocation
+    // for the whole hash, trimmed after.
+    h.reservePacked(200 + userId.count + PackedList.encodedSize(of: args, from: o.firstField))
     id.withUnsafeBytes { h.setField(SessionField.sessionId, $0) }
     h.setField(SessionField.userId, userId)
     h.setField(SessionField.createdAt, integer: now)
@@ -212,6 +215,7 @@ func sessionCreate(_ c: Client, _ args: Arguments) {
         _ = h.set(args[j], args[j + 1])
         j += 2
     }
+    h.shrinkToFit()
     let key = id.withUnsafeBytes { Key(SessionID.sessionKey(userId, $0)) }
     let setKey = Key(SessionID.userSetKey(userId))
     let deadline = sessionDeadline(now: now, idleSeconds: o.idle, absoluteAt: absoluteAt)

@@ -42,6 +42,7 @@ func saddCommand(_ c: Client, _ args: Arguments) {
                 s = existing
             } else {
                 s = SetValue()
+                s.reserveForNew(args, from: 2)
                 slot = Entry(value: .string([]))
             }
             var n = 0

@@ -54,7 +54,44 @@ public struct PackedList: Sendable {
         }
     }
 
+    /// Packed values grow to the exact size they need (as a listpack does), not by doubling as
+    /// Array.append would: a session hash built field by field otherwise carries up to half its
+    /// buffer as unused capacity (about 200 bytes per session), and stored values are written
+    /// far less often than they are held. Multi-element writes call `reserve(additional:)` once
+    /// so they still allocate once.
+    @inline(__always)
+    mutating func growExactly(_ additional: Int) {
+        let needed = bytes.count + additional
+        if bytes.capacity < needed { bytes.reserveCapacity(needed) }
+    }
+
+    /// Room for `additional` more bytes of encoded elements in one allocation.
+    public mutating func reserve(additional: Int) { growExactly(additional) }
+
+    /// Encoded size of an element: its varint length prefix and its bytes.
+    @inline(__always)
+    static func encodedSize(_ length: Int) -> Int { varintSize(length) + length }
+
+    /// Drops unused capacity (after building a value from an estimate).
+    public mutating func shrinkToFit() {
+        if bytes.capacity > bytes.count + 8 { bytes = Array(bytes) }
+    }
+
+    /// Encoded size of the arguments from `first` on, capped at what a packed value may hold.
+    static func encodedSize(of args: Arguments, from first: Int) -> Int {
+        var total = 0
+        var j = first
+        while j < args.count && j - first < PackedLimits.maxEntries * 2 {
+            let n = args[j].count
+            if n > PackedLimits.maxElementBytes { return 0 }  // becomes a table anyway
+            total += encodedSize(n)
+            j += 1
+        }
+        return total
+    }
+
     public mutating func append(_ element: UnsafeRawBufferPointer) {
+        growExactly(PackedList.encodedSize(element.count))
         PackedList.appendVarint(&bytes, element.count)
         bytes.append(contentsOf: element)
         count += 1
@@ -77,6 +114,7 @@ public struct PackedList: Sendable {
         let prefix = PackedList.varintSize(element.count)
         let newLength = prefix + element.count
         if newLength > range.count {
+            growExactly(newLength - range.count)
             bytes.insert(contentsOf: repeatElement(0, count: newLength - range.count), at: range.upperBound)
         } else if newLength < range.count {
             bytes.removeSubrange((range.lowerBound + newLength)..<range.upperBound)

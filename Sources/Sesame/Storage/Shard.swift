@@ -232,6 +232,25 @@ public final class Shard: @unchecked Sendable {
         wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
     }
 
+    /// Wheel size at which stale records are swept out (see compactWheel).
+    @exclusivity(unchecked) private var wheelCompactionThreshold = 1024
+
+    /// Lazy cancellation leaves the record of a deleted key (DEL, a session logout, an
+    /// overwritten entry without TTL) in the wheel until its deadline, holding the key's bytes:
+    /// with a 30-minute session TTL that is half an hour of dead records, and a soak run showed
+    /// memory growing by ~1 MB/s beyond the data. Once the wheel has doubled since the last
+    /// sweep, records whose key is gone or has another live record are dropped: O(records),
+    /// at most once per doubling, so amortised O(1) per insert; the wheel holds at most about
+    /// twice the live records plus 1,024. Runs from the expiry cycle (expireDue), never from
+    /// scheduleExpiry, whose caller may be in the middle of writing the table.
+    func compactWheel() {
+        wheel.removeAll { r in
+            guard let e = tables[Int(r.db)][r.key] else { return true }
+            return e.wheelAt != r.at
+        }
+        wheelCompactionThreshold = max(1024, wheel.count * 2)
+    }
+
     /// Replaces the key's whole entry (SET, SETEX, PSETEX, ...) and schedules its expiry. The old
     /// entry's wheel record is inherited rather than abandoned: it fires, re-checks the new
     /// deadline and re-inserts or drops itself. Building a fresh `Entry` instead (wheelAt 0)
@@ -254,6 +273,7 @@ public final class Shard: @unchecked Sendable {
         // Hand out the whole current tick: a record due later in it is re-inserted below, but one
         // already past is deleted now rather than when the clock reaches the tick's end (which a
         // ManualClock that moved a few milliseconds never does).
+        if wheel.count > wheelCompactionThreshold { compactWheel() }
         wheel.advance(to: now + wheel.tickMilliseconds - 1, into: &due)
         var handled = 0
         while handled < budget, let record = due.popLast() {

@@ -165,6 +165,27 @@ public struct TimerWheel: Sendable {
         }
     }
 
+    /// Drops the records `keep` rejects (stale ones: their key was deleted or its deadline
+    /// moved), in place; O(records). See Shard.compactWheelIfStale.
+    public mutating func removeAll(where stale: (WheelRecord) -> Bool) {
+        var removed = 0
+        for slot in 0..<TimerWheel.l0Size where !level0[slot].isEmpty {
+            let before = level0[slot].count
+            level0[slot].removeAll(where: stale)
+            removed += before - level0[slot].count
+            if level0[slot].isEmpty { level0Bits[slot >> 6] &= ~(1 << UInt64(slot & 63)) }
+        }
+        for level in 0..<3 {
+            for slot in 0..<TimerWheel.lnSize where !levels[level][slot].isEmpty {
+                let before = levels[level][slot].count
+                levels[level][slot].removeAll(where: stale)
+                removed += before - levels[level][slot].count
+                if levels[level][slot].isEmpty { levelBits[level] &= ~(1 << UInt64(slot)) }
+            }
+        }
+        count -= removed
+    }
+
     /// Drops every record (FLUSHALL); the wheel's position in time is kept.
     public mutating func removeAll() {
         level0 = Array(repeating: [], count: TimerWheel.l0Size)

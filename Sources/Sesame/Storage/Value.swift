@@ -112,6 +112,19 @@ public struct HashValue: Sendable {
         return true
     }
 
+    /// Reserves packed room for the elements `args[first...]` about to be added to a new,
+    /// empty value, so a multi-field HSET allocates once (packed buffers otherwise grow
+    /// exactly, see PackedList). Only for new values: on an existing one some fields may
+    /// replace others, and the reservation would stay as unused capacity.
+    mutating func reserveForNew(_ args: Arguments, from first: Int) {
+        packed.reserve(additional: PackedList.encodedSize(of: args, from: first))
+    }
+
+    /// Reserves `bytes` of packed room now and `shrinkToFit` drops what was not used: for a
+    /// value built from an estimate in one go (SESSION.CREATE).
+    mutating func reservePacked(_ bytes: Int) { if box == nil { packed.reserve(additional: bytes) } }
+    mutating func shrinkToFit() { if box == nil { packed.shrinkToFit() } }
+
     /// Removes a field; returns true when it existed.
     public mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         if box != nil {
@@ -207,6 +220,11 @@ public struct SetValue: Sendable {
             return true
         }
         return result
+    }
+
+    /// See HashValue.reserveForNew.
+    mutating func reserveForNew(_ args: Arguments, from first: Int) {
+        packed.reserve(additional: PackedList.encodedSize(of: args, from: first))
     }
 
     public func contains(_ member: UnsafeRawBufferPointer) -> Bool {

@@ -292,6 +292,31 @@ extension CommandHarness {
         #expect(h.keyspace.keyCount(db: 0) == 0)
     }
 
+    @Test func deletedKeysRecordsAreSweptBeforeTheirDeadline() {
+        // The session pattern: keys with a 30-minute TTL created and deleted (logout) all the
+        // time. Their records must not pile up until the deadline: the expiry cycle sweeps them
+        // once the wheel has doubled, so it stays near twice the live keys.
+        let h = CommandHarness()
+        var live: [Int] = []
+        for i in 0..<200_000 {
+            #expect(h.run("SET", "sess:{u}:\(i)", "v", "EX", "1800") == "+OK\r\n")
+            live.append(i)
+            if live.count > 1_000 { #expect(h.run("DEL", "sess:{u}:\(live.removeFirst())") == ":1\r\n") }
+            if i % 1_000 == 0 {
+                h.clock.advance(milliseconds: 10)
+                h.expireUntilIdle()
+            }
+        }
+        // One hash tag, so one shard. Without the sweep: 200,000 records. With it: at most
+        // max(1,024, twice the live records) plus what arrived since the last sweep.
+        #expect(h.wheelRecords < 4_000, "\(h.wheelRecords) records for 1,001 live keys")
+        // The live keys still expire on time.
+        h.clock.advance(milliseconds: 1_800_000 + 20)
+        h.expireUntilIdle()
+        #expect(h.keyspace.keyCount(db: 0) == 0)
+        #expect(h.wheelRecords == 0)
+    }
+
     @Test func overwritingKeepsOneRecordPerKey() {
         // Storage-level: replacing an entry through Shard.overwrite inherits its wheel record.
         let h = CommandHarness()
