@@ -26,13 +26,10 @@ public struct ReplyWriter {
         crlf()
     }
 
-    @inline(__always) public func integer(_ v: Int) { out.append(58); out.appendDecimal(v); crlf() }
+    @inline(__always) public func integer(_ v: Int) { out.appendLine(58, v) }
     @inline(__always) public func integer(_ v: Int64) { integer(Int(v)) }
 
-    @inline(__always) public func bulk(_ bytes: UnsafeRawBufferPointer) {
-        out.append(36); out.appendDecimal(bytes.count); crlf()
-        out.append(bytes); crlf()
-    }
+    @inline(__always) public func bulk(_ bytes: UnsafeRawBufferPointer) { out.appendBulk(bytes) }
     @inline(__always) public func bulk(_ bytes: [UInt8]) { bytes.withUnsafeBytes { bulk($0) } }
     public func bulk(string s: String) { bulk(Array(s.utf8)) }
     public func bulk(_ s: StaticString) {
@@ -42,15 +39,12 @@ public struct ReplyWriter {
     public func null() { if resp3 { out.append("_\r\n") } else { out.append("$-1\r\n") } }
     public func nullArray() { if resp3 { out.append("_\r\n") } else { out.append("*-1\r\n") } }
 
-    @inline(__always) public func arrayHeader(_ n: Int) { out.append(42); out.appendDecimal(n); crlf() }
+    @inline(__always) public func arrayHeader(_ n: Int) { out.appendLine(42, n) }
     /// A map of `n` pairs: `%n` in RESP3, a flat array of 2n elements in RESP2.
-    public func mapHeader(_ n: Int) {
-        if resp3 { out.append(37); out.appendDecimal(n) } else { out.append(42); out.appendDecimal(2 * n) }
-        crlf()
+    @inline(__always) public func mapHeader(_ n: Int) {
+        if resp3 { out.appendLine(37, n) } else { out.appendLine(42, 2 * n) }
     }
-    public func setHeader(_ n: Int) {
-        out.append(resp3 ? 126 : 42); out.appendDecimal(n); crlf()
-    }
+    public func setHeader(_ n: Int) { out.appendLine(resp3 ? 126 : 42, n) }
     public func boolean(_ b: Bool) {
         if resp3 { out.append(b ? "#t\r\n" : "#f\r\n") } else { integer(b ? 1 : 0) }
     }
