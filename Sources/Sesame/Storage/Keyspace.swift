@@ -147,7 +147,8 @@ public final class Keyspace: @unchecked Sendable {
             k = k + 1 == owned ? 0 : k + 1
             if !s.timersArmed.load(ordering: .relaxed) { continue }
             s.lock.lock()
-            let handled = s.expireDue(now: now, budget: max(remaining, 0))
+            let handled = s.expireDue(now: now, budget: max(remaining, 0),
+                                      stopAtNanoseconds: started == 0 ? 0 : started &+ timeLimitNanoseconds)
             if s.hasDueWork { pending = true }
             s.lock.unlock()
             remaining -= handled

@@ -269,7 +269,10 @@ public final class Shard: @unchecked Sendable {
     /// Advances the wheel and deletes up to `budget` due keys. Returns how many records were
     /// handled; `due` keeps the rest for the next call, so a mass expiry is spread over loop
     /// turns instead of stalling one.
-    func expireDue(now: Int64, budget: Int) -> Int {
+    /// `stopAtNanoseconds` (monotonic, 0 = none) also ends the deletions, checked every 64
+    /// records: deleting a full budget of keys from one shard could otherwise hold a loop
+    /// iteration (and this shard's lock) past a millisecond on its own.
+    func expireDue(now: Int64, budget: Int, stopAtNanoseconds: UInt64 = 0) -> Int {
         // Hand out the whole current tick: a record due later in it is re-inserted below, but one
         // already past is deleted now rather than when the clock reaches the tick's end (which a
         // ManualClock that moved a few milliseconds never does).
@@ -278,6 +281,11 @@ public final class Shard: @unchecked Sendable {
         var handled = 0
         while handled < budget, let record = due.popLast() {
             handled += 1
+            if stopAtNanoseconds != 0 && handled & 63 == 0 && monotonicNanoseconds() > stopAtNanoseconds {
+                due.append(record)
+                handled -= 1
+                break
+            }
             let db = Int(record.db)
             guard var e = tables[db][record.key], e.wheelAt == record.at else { continue }
             if e.expireAt == 0 {
