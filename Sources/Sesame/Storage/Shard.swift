@@ -233,22 +233,24 @@ public final class Shard: @unchecked Sendable {
     }
 
     /// Wheel size at which stale records are swept out (see compactWheel).
-    @exclusivity(unchecked) private var wheelCompactionThreshold = 1024
+    @exclusivity(unchecked) private var wheelCompactionThreshold = 64
 
     /// Lazy cancellation leaves the record of a deleted key (DEL, a session logout, an
     /// overwritten entry without TTL) in the wheel until its deadline, holding the key's bytes:
     /// with a 30-minute session TTL that is half an hour of dead records, and a soak run showed
-    /// memory growing by ~1 MB/s beyond the data. Once the wheel has doubled since the last
-    /// sweep, records whose key is gone or has another live record are dropped: O(records),
-    /// at most once per doubling, so amortised O(1) per insert; the wheel holds at most about
-    /// twice the live records plus 1,024. Runs from the expiry cycle (expireDue), never from
+    /// memory growing by ~0.5 MB/s beyond the data. Once the wheel has grown by half since the
+    /// last sweep, records whose key is gone or has another live record are dropped:
+    /// O(records), after at least a third as many inserts, so amortised O(1) per insert; a
+    /// shard's wheel holds at most 1.5x its live records plus 64 (each dead record keeps its
+    /// key's bytes, ~120 bytes, alive: a floor of 1,024 per shard let 256 shards hold 30 MB of
+    /// them for a 10,000-key dataset). Runs from the expiry cycle (expireDue), never from
     /// scheduleExpiry, whose caller may be in the middle of writing the table.
     func compactWheel() {
         wheel.removeAll { r in
             guard let e = tables[Int(r.db)][r.key] else { return true }
             return e.wheelAt != r.at
         }
-        wheelCompactionThreshold = max(1024, wheel.count * 2)
+        wheelCompactionThreshold = max(64, wheel.count + wheel.count / 2)
     }
 
     /// Replaces the key's whole entry (SET, SETEX, PSETEX, ...) and schedules its expiry. The old
