@@ -9,6 +9,9 @@
 #      sampling VmRSS, used_memory and DBSIZE every SAMPLE_SECONDS: memory must follow the data
 #      (the device-slot table bounds the session count), not grow with time.
 #
+# The server runs with --tcp-keepalive 0: the idle connections are meant to stay for the whole
+# run, and on some VMs the kernel's keepalive probes go unanswered and drop them after ~10 min.
+#
 # Environment: PORT (7390) IDLE (10000) PHASE_SECONDS (30) SOAK_MINUTES (30) SAMPLE_SECONDS (60)
 #   SESSIONS (100000) SERVER_CPU (1) CLIENT_CPU (0) SKIP_BUILD=1 OUT (soak-results.md) BUILD_PATH (.build)
 set -uo pipefail
