@@ -174,6 +174,7 @@ public final class Shard: @unchecked Sendable {
         var expired: Entry? = nil
         var before = 0, after = 0
         var volatileBefore = false, volatileAfter = false
+        mutateDepth += 1
         let result: R = Shard.access(&tables[db][key]) { slot in
             if let e = slot {
                 if e.isExpired(now) {
@@ -192,6 +193,8 @@ public final class Shard: @unchecked Sendable {
             }
             return r
         }
+        mutateDepth -= 1
+        if !deferredRecords.isEmpty && mutateDepth == 0 { insertDeferredRecords() }
         if let e = expired { expiredAfterRemoval(db, key, e) }
         if before != after { account(after - before) }
         if volatileBefore != volatileAfter { volatileKeys[db] += volatileAfter ? 1 : -1 }
@@ -229,7 +232,31 @@ public final class Shard: @unchecked Sendable {
         if entry.wheelAt != 0 && entry.wheelAt <= at { return }
         entry.wheelAt = at
         if !timersArmed.load(ordering: .relaxed) { timersArmed.store(true, ordering: .relaxed) }
-        wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
+        if mutateDepth > 0 {
+            deferredRecords.append(WheelRecord(db: Int32(db), at: at, key: key))
+        } else {
+            wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
+        }
+    }
+
+    /// Nesting depth of `mutate` (its table access is open while its body runs).
+    @exclusivity(unchecked) private var mutateDepth = 0
+    /// Records scheduled inside `mutate`, inserted when it ends (insertDeferredRecords).
+    @exclusivity(unchecked) private var deferredRecords: [WheelRecord] = []
+
+    /// A record keeps its key's bytes alive for as long as it is in the wheel. The caller's key
+    /// is usually a separate array from the one the table stores (EXPIRE looks the key up with
+    /// its own copy), so a record made from it doubled the memory of every key with a TTL
+    /// (~96 bytes per session). Records scheduled inside `mutate` therefore wait until its
+    /// table access ends and then take the table's own key; a key that is no longer stored
+    /// needs no record.
+    private func insertDeferredRecords() {
+        for r in deferredRecords {
+            let db = Int(r.db)
+            guard let i = tables[db].index(forKey: r.key), tables[db].values[i].wheelAt == r.at else { continue }
+            wheel.insert(WheelRecord(db: r.db, at: r.at, key: tables[db].keys[i]))
+        }
+        deferredRecords.removeAll(keepingCapacity: true)
     }
 
     /// Wheel size at which stale records are swept out (see compactWheel).

@@ -76,8 +76,8 @@ struct MemoryHarness {
 }
 
 /// What one `SET key <100 bytes>` costs in the accounting, for sizing limits in keys.
-private func costOfOneKey(_ name: String = "key:000") -> Int {
-    Entry(value: .string(Array(repeating: 120, count: 100))).cost(Key(name))
+private func costOfOneKey(_ name: String = "key:000", ttl: Bool = false) -> Int {
+    Entry(value: .string(Array(repeating: 120, count: 100)), expireAt: ttl ? 1 : 0).cost(Key(name))
 }
 
 /// "key:007": fixed-width names, so every key costs the same.
@@ -277,8 +277,9 @@ private let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
 
     @Test(arguments: [EvictionPolicy.volatileLRU, .volatileRandom, .volatileTTL])
     func volatilePoliciesNeverEvictKeysWithoutTTL(_ policy: EvictionPolicy) {
-        let perKey = costOfOneKey()
-        let h = MemoryHarness(maxMemory: 60 * perKey, policy: policy, shards: 16)
+        // 30 keys without a TTL and 30 with one fit exactly (a TTL adds the wheel record).
+        let plain = costOfOneKey(), volatile = costOfOneKey(ttl: true)
+        let h = MemoryHarness(maxMemory: 30 * plain + 30 * volatile, policy: policy, shards: 16)
         for i in 0..<30 { h.run("SET", padded("per", i, 3), value100) }
         for i in 0..<30 { h.run("SET", padded("ttl", i, 3), value100, "EX", "\(1000 + i)") }
         // Every further write needs an eviction; only the 30 TTL keys may go.
@@ -290,14 +291,16 @@ private let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
         for i in 0..<30 { #expect(h.isStored(padded("per", i, 3)), "\(policy): persistent key \(i) evicted") }
         #expect(h.evicted == 30, "\(policy): evicted \(h.evicted)")
         #expect((0..<30).allSatisfy { !h.isStored(padded("ttl", $0, 3)) })
-        // 60 keys fit; the first write past that is admitted (the check comes before it), the
-        // next 30 each evict a TTL key, the remaining 29 are refused.
-        #expect(refused == 29, "\(policy): once no key has a TTL, writes get -OOM")
+        // The new keys have no TTL, so the room of the 30 evicted TTL keys holds
+        // 30 * volatile / plain of them, plus the one write admitted past the limit (the check
+        // comes before it); every later write is refused.
+        let stored = 30 * volatile / plain + 1
+        #expect(refused == 60 - stored, "\(policy): once no key has a TTL, writes get -OOM")
         #expect(h.run("SET", "more", "x", "EX", "10") == oom)
     }
 
     @Test func volatileTTLEvictsTheSoonestToExpire() {
-        let perKey = costOfOneKey()
+        let perKey = costOfOneKey(ttl: true)
         let h = MemoryHarness(maxMemory: 100 * perKey, policy: .volatileTTL, samples: 64, shards: 1)
         // Deadlines in shuffled order, so table order says nothing.
         var rng = SplitMix64(seed: 3)
