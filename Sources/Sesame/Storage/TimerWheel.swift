@@ -167,23 +167,34 @@ public struct TimerWheel: Sendable {
 
     /// Drops the records `keep` rejects (stale ones: their key was deleted or its deadline
     /// moved), in place; O(records). See Shard.compactWheelIfStale.
+    /// Slot arrays keep the capacity of their fullest moment, so the sweep also gives back
+    /// capacity beyond twice what a slot still holds: otherwise a slot that took minutes of
+    /// logins (most of them logged out since) would keep room for all of them until it
+    /// cascades, half an hour later for session TTLs.
     public mutating func removeAll(where stale: (WheelRecord) -> Bool) {
         var removed = 0
         for slot in 0..<TimerWheel.l0Size where !level0[slot].isEmpty {
-            let before = level0[slot].count
-            level0[slot].removeAll(where: stale)
-            removed += before - level0[slot].count
+            removed += TimerWheel.sweep(&level0[slot], stale)
             if level0[slot].isEmpty { level0Bits[slot >> 6] &= ~(1 << UInt64(slot & 63)) }
         }
         for level in 0..<3 {
             for slot in 0..<TimerWheel.lnSize where !levels[level][slot].isEmpty {
-                let before = levels[level][slot].count
-                levels[level][slot].removeAll(where: stale)
-                removed += before - levels[level][slot].count
+                removed += TimerWheel.sweep(&levels[level][slot], stale)
                 if levels[level][slot].isEmpty { levelBits[level] &= ~(1 << UInt64(slot)) }
             }
         }
         count -= removed
+    }
+
+    private static func sweep(_ records: inout [WheelRecord], _ stale: (WheelRecord) -> Bool) -> Int {
+        let before = records.count
+        records.removeAll(where: stale)
+        if records.isEmpty {
+            records = []
+        } else if records.capacity > 2 * records.count + 16 {
+            records = Array(records)
+        }
+        return before - records.count
     }
 
     /// Drops every record (FLUSHALL); the wheel's position in time is kept.
