@@ -226,7 +226,7 @@ final class EventLoop: @unchecked Sendable {
         Sys.setNoDelay(fd)
         Sys.setKeepAlive(fd, seconds: server.configuration.tcpKeepAliveSeconds)
         let id = server.nextClientID.add(1, ordering: .relaxed).oldValue
-        let client = Client(id: id, server: server, output: ByteBuffer(capacity: 16 * 1024), loopIndex: index)
+        let client = Client(id: id, server: server, output: ByteBuffer(capacity: Connection.initialBufferBytes), loopIndex: index)
         client.fd = fd
         client.peerAddress = peer
         nextTag = nextTag &+ 1
@@ -301,11 +301,12 @@ final class EventLoop: @unchecked Sendable {
         // in the socket wakes the loop again). Reading until drained let one wake-up run every
         // pipelined command of 50 busy connections, and every other client waited behind it.
         reading: for _ in 0..<1 {
-            let shifted = input.reserve(16 * 1024)
+            let shifted = input.reserve(conn.readSize)
             conn.parser.pointee.bufferShifted(by: shifted)
+            let asked = min(input.spareCapacity, EventLoop.maxReadBytes)
             let result: IOResult
             do {
-                result = try Sys.read(conn.fd, input.base + input.writerIndex, min(input.spareCapacity, EventLoop.maxReadBytes))
+                result = try Sys.read(conn.fd, input.base + input.writerIndex, asked)
             } catch {
                 close(conn)
                 return
@@ -313,6 +314,8 @@ final class EventLoop: @unchecked Sendable {
             switch result {
             case .bytes(let n):
                 input.writerIndex += n
+                // A read that filled what it asked for: the client sends more at a time.
+                if n == asked && conn.readSize < EventLoop.maxReadBytes { conn.readSize *= 2 }
                 stats.netInputBytes.add(n, ordering: .relaxed)
                 if input.spareCapacity > 0 { break reading }
             case .wouldBlock:
@@ -371,7 +374,9 @@ final class EventLoop: @unchecked Sendable {
                     client.lastCommandAt = server.keyspace.clock.nowMilliseconds()
                     client.refreshRecord()
                 }
-                if input.isEmpty { input.shrinkIfIdle() }
+                if input.isEmpty && input.shrinkIfIdle(limit: 64 * 1024, to: Connection.initialBufferBytes) {
+                    conn.readSize = Connection.initialBufferBytes
+                }
                 return
             case .protocolError(let message):
                 // Redis's addReplyError prefixes "ERR " to these texts.
@@ -411,7 +416,7 @@ final class EventLoop: @unchecked Sendable {
                 return
             }
         }
-        out.shrinkIfIdle()
+        out.shrinkIfIdle(limit: 64 * 1024, to: Connection.initialBufferBytes)
         if conn.waitingForWritable { setWritableInterest(conn, false) }
         if conn.client.closeAfterReply { close(conn) }
     }

@@ -62,12 +62,15 @@ public final class ByteBuffer {
 
     /// Gives back memory after a burst (a huge pipeline or reply) so an idle connection does
     /// not keep megabytes: only when empty and much larger than the default.
-    public func shrinkIfIdle(limit: Int = 64 * 1024, to target: Int = 16 * 1024) {
-        guard isEmpty, capacity > limit else { return }
+    /// Returns whether it shrank.
+    @discardableResult
+    public func shrinkIfIdle(limit: Int = 64 * 1024, to target: Int = 16 * 1024) -> Bool {
+        guard isEmpty, capacity > limit else { return false }
         base.deallocate()
         capacity = target
         base = .allocate(capacity: target)
         readerIndex = 0; writerIndex = 0
+        return true
     }
 
     @inline(__always) public func append(_ byte: UInt8) {
