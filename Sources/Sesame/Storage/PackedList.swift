@@ -60,13 +60,10 @@ public struct PackedList: Sendable {
     /// far less often than they are held. Multi-element writes call `reserve(additional:)` once
     /// so they still allocate once.
     @inline(__always)
-    mutating func growExactly(_ additional: Int) {
+    public mutating func reserve(additional: Int) {
         let needed = bytes.count + additional
         if bytes.capacity < needed { bytes.reserveCapacity(needed) }
     }
-
-    /// Room for `additional` more bytes of encoded elements in one allocation.
-    public mutating func reserve(additional: Int) { growExactly(additional) }
 
     /// Encoded size of an element: its varint length prefix and its bytes.
     @inline(__always)
@@ -91,7 +88,7 @@ public struct PackedList: Sendable {
     }
 
     public mutating func append(_ element: UnsafeRawBufferPointer) {
-        growExactly(PackedList.encodedSize(element.count))
+        reserve(additional: PackedList.encodedSize(element.count))
         PackedList.appendVarint(&bytes, element.count)
         bytes.append(contentsOf: element)
         count += 1
@@ -114,7 +111,7 @@ public struct PackedList: Sendable {
         let prefix = PackedList.varintSize(element.count)
         let newLength = prefix + element.count
         if newLength > range.count {
-            growExactly(newLength - range.count)
+            reserve(additional: newLength - range.count)
             bytes.insert(contentsOf: repeatElement(0, count: newLength - range.count), at: range.upperBound)
         } else if newLength < range.count {
             bytes.removeSubrange((range.lowerBound + newLength)..<range.upperBound)
