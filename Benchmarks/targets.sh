@@ -11,7 +11,7 @@
 #   3. expiry 1M keys expiring within one second: how long they linger, concurrent traffic
 #             latency, and Sesame's longest event-loop iteration during the expiry.
 #
-# Environment: PARTS ("open threads expiry") ROUNDS (3) DURATION (8) BUILD_PATH (.build)
+# Environment: PARTS ("open threads expiry") ROUNDS (3) DURATION (8) EXPIRY_KEYS (1000000) EXPIRY_ROUNDS (2) BUILD_PATH (.build)
 #   SKIP_BUILD=1  REDIS_PORT (7679) SESAME_PORT (7680) SESAME2_PORT (7681)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +36,11 @@ start() {  # start <cpu list or -> <port> <command...>; prints the pid
   for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.05; done
   echo "$pid"
 }
-redis_cmd() { echo "redis-server --port $1 --bind 127.0.0.1 --save '' --appendonly no --dir $WORK"; }
+stop() {  # stop <port> <pid>...: SIGTERM, then wait until the port no longer answers
+  local port=$1; shift
+  kill "$@" 2>/dev/null
+  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 || return 0; sleep 0.05; done
+}
 
 echo "# targets.sh $(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD), $(nproc) cores"
 
@@ -54,7 +58,7 @@ if [[ " $PARTS " == *" open "* ]]; then
       --server "sesame=127.0.0.1:$SESAME_PORT" --server-pid "sesame=$SP" --connections 50 --rate "$rate" \
       --duration "$DURATION" --rounds "$ROUNDS" --format plain --no-progress --quiet
   done
-  kill "$RP" "$SP"; wait "$RP" "$SP" 2>/dev/null
+  stop "$REDIS_PORT" "$RP"; stop "$SESAME_PORT" "$SP"
 fi
 
 if [[ " $PARTS " == *" threads "* ]]; then
@@ -69,15 +73,15 @@ if [[ " $PARTS " == *" threads "* ]]; then
       --threads 2 --connections 100 --zipf "$zipf" --sessions 100000 --duration "$DURATION" --rounds "$ROUNDS" \
       --format plain --no-progress --quiet
   done
-  kill "$RP" "$S1" "$S2"; wait "$RP" "$S1" "$S2" 2>/dev/null
+  stop "$REDIS_PORT" "$RP"; stop "$SESAME_PORT" "$S1"; stop "$SESAME2_PORT" "$S2"
 fi
 
 if [[ " $PARTS " == *" expiry "* ]]; then
-  echo; echo "## 1,000,000 keys expiring within one second (servers on CPU 1, client on CPU 0)"
+  echo; echo "## ${EXPIRY_KEYS:-1000000} keys expiring within one second (servers on CPU 1, client on CPU 0)"
   RP=$(start 1 "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"); PIDS+=("$RP")
   SP=$(start 1 "$SESAME_PORT" "$BIN/sesame-server" --port "$SESAME_PORT" --threads 1 --loglevel warning); PIDS+=("$SP")
-  taskset -c 0 "$BIN/sesame-bench" expiry --keys 1000000 --server "redis=127.0.0.1:$REDIS_PORT" --server-pid "redis=$RP" \
+  taskset -c 0 "$BIN/sesame-bench" expiry --keys "${EXPIRY_KEYS:-1000000}" --server "redis=127.0.0.1:$REDIS_PORT" --server-pid "redis=$RP" \
     --server "sesame=127.0.0.1:$SESAME_PORT" --server-pid "sesame=$SP" --rounds "${EXPIRY_ROUNDS:-2}" --expiry-timeout 20 \
     --format plain --no-progress --quiet
-  kill "$RP" "$SP"; wait "$RP" "$SP" 2>/dev/null
+  stop "$REDIS_PORT" "$RP"; stop "$SESAME_PORT" "$SP"
 fi
