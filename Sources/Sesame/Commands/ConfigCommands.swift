@@ -260,6 +260,7 @@ func resetStats(_ server: ServerState) {
         s.eventloopCycles.store(0, ordering: .relaxed)
         s.eventloopDurationSum.store(0, ordering: .relaxed)
         s.eventloopDurationMax.store(0, ordering: .relaxed)
+        s.expiryDurationMax.store(0, ordering: .relaxed)
     }
     server.totalConnections.store(0, ordering: .relaxed)
     server.rejectedConnections.store(0, ordering: .relaxed)

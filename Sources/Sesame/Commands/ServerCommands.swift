@@ -113,6 +113,7 @@ func infoSection(_ name: String, _ c: Client) -> String {
                  "eventloop_cycles:\(server.sum { $0.eventloopCycles.load(ordering: .relaxed) })",
                  "eventloop_duration_sum:\(server.sum { $0.eventloopDurationSum.load(ordering: .relaxed) })",
                  "eventloop_duration_max:\(server.loopStats.map { $0.eventloopDurationMax.load(ordering: .relaxed) }.max() ?? 0)",
+                 "eventloop_expiry_duration_max:\(server.loopStats.map { $0.expiryDurationMax.load(ordering: .relaxed) }.max() ?? 0)",
                  "tracking_total_keys:\(server.tracking.totalKeys.load(ordering: .relaxed))",
                  "tracking_total_items:\(server.tracking.totalItems.load(ordering: .relaxed))",
                  "tracking_total_prefixes:\(server.tracking.prefixTotal)"]

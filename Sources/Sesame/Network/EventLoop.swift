@@ -138,6 +138,10 @@ final class EventLoop: @unchecked Sendable {
                                                             budget: server.configuration.expiryBudgetPerTurn,
                                                             cursor: &expiryCursor, timeLimitNanoseconds: 500_000)
                 endNs = monotonicNanoseconds()
+                let expiryUs = Int((endNs - nowNs) / 1000)
+                if expiryUs > stats.expiryDurationMax.load(ordering: .relaxed) {
+                    stats.expiryDurationMax.store(expiryUs, ordering: .relaxed)  // only this loop writes it
+                }
             }
             if startNs != 0 || endNs != nowNs {
                 recordIteration(microseconds: Int((endNs - (startNs != 0 ? startNs : nowNs)) / 1000))

@@ -22,6 +22,9 @@ public final class LoopStats: Sendable {
     public let eventloopCycles = Atomic<Int>(0)
     public let eventloopDurationSum = Atomic<Int>(0)
     public let eventloopDurationMax = Atomic<Int>(0)
+    /// The longest active-expiry cycle of one loop turn, in microseconds (the expiry part of
+    /// `eventloopDurationMax`: tells a mass expiry's stalls from the turn's I/O).
+    public let expiryDurationMax = Atomic<Int>(0)
     public init() {}
 }
 
