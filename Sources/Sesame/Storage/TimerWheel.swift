@@ -165,8 +165,8 @@ public struct TimerWheel: Sendable {
         }
     }
 
-    /// Drops the records `keep` rejects (stale ones: their key was deleted or its deadline
-    /// moved), in place; O(records). See Shard.compactWheelIfStale.
+    /// Drops the records `stale` accepts (their key was deleted or its deadline moved), in
+    /// place; O(records). See Shard.compactWheel.
     /// Slot arrays keep the capacity of their fullest moment, so the sweep also gives back
     /// capacity beyond twice what a slot still holds: otherwise a slot that took minutes of
     /// logins (most of them logged out since) would keep room for all of them until it
