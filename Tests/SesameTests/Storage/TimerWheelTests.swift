@@ -98,6 +98,78 @@ private let day: Int64 = 24 * hour
         #expect(elapsed < .milliseconds(500))
     }
 
+    /// A mass expiry's cascade with a small budget: `advance` stops after that many records,
+    /// reports it, and once resumed to the end hands back exactly the due records, none early.
+    @Test(arguments: [UInt64(7), 21])
+    func budgetedCascadeStopsAndResumes(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let start: Int64 = 1_700_000_000_000
+        var wheel = TimerWheel(now: start, tickMilliseconds: 10)
+        // 5,000 deadlines within one second, 3-4 s ahead: they sit in one or two level-1 slots.
+        var pending: [Int64: Int] = [:]
+        for i in 0..<5_000 {
+            let at = start + 3_000 + Int64.random(in: 0..<1_000, using: &rng)
+            wheel.insert(record(at, "k\(i)"))
+            pending[at, default: 0] += 1
+        }
+        var now = start
+        var stops = 0
+        while now < start + 4_100 {
+            now += Int64.random(in: 1...40, using: &rng)
+            var due: [WheelRecord] = []
+            var calls = 0
+            while !wheel.advance(to: now, into: &due, cascadeBudget: 100) {
+                calls += 1
+                #expect(wheel.isCascading)
+                #expect(wheel.millisecondsToNextTick(now: now) == 0)
+            }
+            stops += calls
+            #expect(!wheel.isCascading)
+            for r in due {
+                #expect(r.at <= now, "fired early")
+                pending[r.at]! -= 1
+                if pending[r.at] == 0 { pending[r.at] = nil }
+            }
+            let overdue = pending.keys.filter { ($0 + 9) / 10 * 10 <= now }
+            #expect(overdue.isEmpty, "late: \(overdue.count) deadlines at \(now - start) ms")
+            #expect(wheel.count == pending.values.reduce(0, +))
+        }
+        #expect(pending.isEmpty)
+        // Re-placing 5,000 records 100 at a time took at least 49 extra calls.
+        #expect(stops >= 49, "\(stops) stops")
+    }
+
+    /// The sweep in slices: each call visits about `budget` records, a pass ends after all
+    /// were seen, stale ones are gone and the rest still fire on time, including records
+    /// inserted while the pass was under way.
+    @Test func sweepInSlices() {
+        let start: Int64 = 1_700_000_000_000
+        var wheel = TimerWheel(now: start, tickMilliseconds: 10)
+        var rng = SplitMix64(seed: 11)
+        var deadlines: [String: Int64] = [:]
+        for i in 0..<3_000 {
+            let at = start + Int64.random(in: 1...(3 * day), using: &rng)
+            wheel.insert(record(at, "k\(i)"))
+            deadlines["k\(i)"] = at
+        }
+        // Odd keys are gone: their records are stale.
+        let stale: (WheelRecord) -> Bool = { r in Int(r.key.string.dropFirst())! % 2 == 1 }
+        var calls = 0
+        while !wheel.sweep(budget: 100, where: stale) {
+            calls += 1
+            if calls == 5 {
+                for j in 0..<10 { wheel.insert(record(start + hour, "k\(4_000 + 2 * j)")); deadlines["k\(4_000 + 2 * j)"] = start + hour }
+            }
+        }
+        #expect(calls >= 29, "\(calls) calls for 3,000 records at 100 per call")
+        #expect(wheel.count == 1_510)
+        var due: [WheelRecord] = []
+        wheel.advance(to: start + 4 * day, into: &due)
+        #expect(due.count == 1_510)
+        #expect(due.allSatisfy { Int($0.key.string.dropFirst())! % 2 == 0 && deadlines[$0.key.string] == $0.at })
+        #expect(wheel.count == 0)
+    }
+
     @Test func nextTickTimeout() {
         var wheel = TimerWheel(now: 1_000_005, tickMilliseconds: 10)
         #expect(wheel.millisecondsToNextTick(now: 1_000_005) == Int64.max)
