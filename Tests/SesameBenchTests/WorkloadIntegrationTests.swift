@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import SesameBenchCore
 #if canImport(Sesame)
@@ -24,8 +25,48 @@ enum TestServers {
         return nil
     }
 
-    /// A loopback port that was free a moment ago.
+    /// A loopback port that was free a moment ago: from SESAME_BENCH_TEST_PORTS ("lo-hi") when
+    /// set (a machine shared with other servers), else one the kernel picks.
     static func freePort() throws -> Int {
+        if let text = ProcessInfo.processInfo.environment["SESAME_BENCH_TEST_PORTS"] {
+            let bounds = text.split(separator: "-").compactMap { Int($0) }
+            guard bounds.count == 2, bounds[0] > 0, bounds[0] <= bounds[1], bounds[1] < 65536 else {
+                throw BenchError("SESAME_BENCH_TEST_PORTS: expected lo-hi, got '\(text)'")
+            }
+            return try freePort(in: bounds[0]...bounds[1])
+        }
+        return try kernelPort()
+    }
+
+    private static let nextInRange = Mutex(0)
+
+    /// A port of `range` that was free a moment ago. Successive calls go round the range, so two
+    /// calls in a row (a cluster node's port and bus port) do not get the same one.
+    static func freePort(in range: ClosedRange<Int>) throws -> Int {
+        for _ in 0..<range.count {
+            let port = nextInRange.withLock { n in
+                defer { n += 1 }
+                return range.lowerBound + n % range.count
+            }
+            if canBind(port) { return port }
+        }
+        throw BenchError("no free port in \(range)")
+    }
+
+    static func canBind(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = UInt16(port).bigEndian
+        sin.sin_addr = in_addr(s_addr: UInt32(0x7F00_0001).bigEndian)
+        return withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    static func kernelPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw BenchError("socket failed") }
         defer { close(fd) }
@@ -226,4 +267,115 @@ enum TestServers {
         #expect((record.traffic?.ops ?? 0) > 0)
         #expect(record.traffic?.errors == 0)
     }
+
+    /// `--plain-validate checked` against a real redis-server on a port in 7600-7699: the whole
+    /// harness path (default mix, pipelined connections), then a validate-only run on data where
+    /// one user's sessions are past absoluteExpiry, which must end deleted and out of the
+    /// user's set while the others are touched; then the engine's follow-ups on their own.
+    @Test(.timeLimit(.minutes(1)))
+    func checkedValidateAgainstRedisServer() throws {
+        guard let redis = TestServers.executableOnPath("redis-server") else {
+            if TestServers.isCI {
+                Issue.record("redis-server is not on PATH, and CI=true requires it")
+            } else {
+                print("skipping checkedValidateAgainstRedisServer: redis-server is not on PATH")
+            }
+            return
+        }
+        let port = try TestServers.freePort(in: 7600...7699)
+        let child = try TestServers.Child(redis, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                                  "--daemonize", "no"])
+        defer { child.stop() }
+        try TestServers.waitForPing(port: port)
+
+        // 1. The CLI path: every operation type, 4 connections x 4 in flight.
+        let options = try BenchOptions.parse([
+            "session", "--server", "test=127.0.0.1:\(port)", "--server-pid", "test=\(child.pid)", "--sessions", "1000",
+            "--connections", "4", "--pipeline", "4", "--duration", "1.5", "--warmup", "0", "--rounds", "1", "--seed", "1",
+            "--flush", "--plain-validate", "checked"])
+        let report = try BenchRunner.run(options)
+        TestServers.checkSessionReport(report)  // validations > 0, no errors, few misses
+        #expect(report.settings["plainValidate"] == "checked")
+        #expect(report.runs.first?.operations.allSatisfy { $0.ops > 0 } == true)
+
+        // 2. Validations only, on fresh data where user 0's sessions are past absoluteExpiry.
+        let client = try RESPClient(host: "127.0.0.1", port: port)
+        _ = try client.command("FLUSHALL")
+        var settings = SessionSettings()
+        settings.sessions = 1000
+        settings.mix = [100, 0, 0, 0, 0]
+        settings.plainValidate = .checked
+        let table = SessionTable(users: settings.userCount, slotsPerUser: settings.slotsPerUser)
+        try SessionWorkload.preload(client, settings: settings, table: table, seed: 5)
+        func members(_ user: Int) throws -> [String] {
+            try client.command("SMEMBERS", "user_sessions:{\(user)}").elements?.compactMap(\.string).sorted() ?? []
+        }
+        let expired = try members(0), live = try members(1)
+        #expect(expired.count == 5 && live.count == 5)
+        let past = String(wallClockMillis() - 1000)
+        for key in expired { _ = try client.command("HSET", key, "absoluteExpiry", past) }
+        var lastActivity: [String: Int64] = [:]
+        for key in live {
+            lastActivity[key] = try client.command("HGET", key, "lastActivity").integer
+            _ = try client.command("EXPIRE", key, "100")
+        }
+        var plan = LoadPlan(host: "127.0.0.1", port: port)
+        plan.connections = 4
+        plan.pipeline = 4
+        plan.duration = 1
+        plan.warmup = 0
+        let outcome = try LoadEngine.run(SessionWorkload(settings: settings, table: table), plan: plan)
+        let validations = outcome.counts[0]
+        #expect(validations > 0)
+        #expect(outcome.totalErrors == 0, "\(outcome.errorSamples)")
+        #expect(outcome.totalOps == validations)
+        #expect(outcome.histograms[0].count == UInt64(validations))
+        // One operation per validation: 1 command when missing (user 0's, once deleted), else 3.
+        #expect(outcome.empties[0] > 0)
+        #expect(outcome.commands == 3 * validations - 2 * outcome.empties[0], "\(outcome.commands) commands, \(validations) validations, \(outcome.empties[0]) misses")
+        for key in expired {
+            #expect(try client.command("EXISTS", key).integer == 0, "\(key) still exists")
+        }
+        #expect(try members(0).isEmpty)
+        #expect(try members(1) == live)
+        var touched = 0
+        for key in live {
+            #expect(try client.command("EXISTS", key).integer == 1)
+            let ttl = try client.command("TTL", key).integer ?? -2
+            let activity = try client.command("HGET", key, "lastActivity").integer ?? 0
+            if ttl > 100 && activity > (lastActivity[key] ?? .max) { touched += 1 }
+        }
+        #expect(touched > 0, "no session of user 1 had its lastActivity and TTL refreshed")
+
+        // 3. The engine alone: PING, then a follow-up BLPOP that blocks 20 ms. Each operation
+        // counts once, with both commands, and its latency includes the second round trip.
+        plan.pipeline = 3
+        let engine = try LoadEngine.run(PingThenBlockWorkload(), plan: plan)
+        #expect(engine.totalOps > 0 && engine.totalErrors == 0, "\(engine.errorSamples)")
+        #expect(engine.commands == 2 * engine.totalOps)
+        #expect(engine.overall.min >= 20_000_000, "fastest operation \(engine.overall.min) ns")
+    }
+}
+
+/// PING, then (after its +PONG) BLPOP of a key that never exists, with a 20 ms timeout.
+struct PingThenBlockWorkload: Workload {
+    var operationNames: [String] { ["ping+blpop"] }
+    var sendsFollowUps: Bool { true }
+
+    struct Generator: OperationGenerator {
+        var n = 0
+        mutating func encodeNext(into buffer: inout CommandBuffer) -> (type: Int, replies: Int) {
+            buffer.command(["PING"])
+            return (0, 1)
+        }
+
+        mutating func observeLastReply(type: Int, _ reply: UnsafeRawBufferPointer, followUp: inout CommandBuffer) -> Int {
+            guard reply.first == UInt8(ascii: "+") else { return 0 }
+            n += 1
+            followUp.command(["BLPOP", "never:\(n)", "0.02"])
+            return 1
+        }
+    }
+
+    func makeGenerator(worker: Int, seed: UInt64) -> Generator { Generator() }
 }

@@ -57,6 +57,7 @@ public enum BenchRunner {
                 s["zipf"] = String(o.session.zipf)
                 s["mix"] = zip(SessionOperation.allCases, o.session.mix).map { "\($0.name)=\($1)" }.joined(separator: ",")
                 if o.session.native { s["sessionsNative"] = "true" }
+                if !o.session.native && o.session.plainValidate != .pipelined { s["plainValidate"] = o.session.plainValidate.rawValue }
             }
             if o.flush { s["flush"] = "true" }
         case .expiry:

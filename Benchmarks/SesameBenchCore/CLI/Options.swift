@@ -125,6 +125,12 @@ public struct BenchOptions: Sendable {
     session:  --sessions N (100000)  --users N (sessions/5)  --zipf S (0.99)  --state-bytes N (0)
               --ttl S (1800)  --mix validate=80,login=8,update=8,logout=3,list=1
               --sessions-native (the same mix with SESSION.VALIDATE/CREATE/REVOKE/LIST; servers without them are skipped)
+              --plain-validate pipelined|checked  the plain mix's validate (default pipelined):
+                pipelined  HGETALL + EXPIRE in one round trip (no absoluteExpiry check, no lastActivity)
+                checked    what SESSION.VALIDATE TOUCH does, as an application does it on Redis: HGETALL,
+                           check absoluteExpiry in the client, then HSET lastActivity + EXPIRE (valid) or
+                           DEL + SREM user_sessions (expired); two round trips counted as one validation
+                           (not with --sessions-native or --cluster)
               --no-preload (reuse nothing: validations then miss; for testing only)
     load:     --sessions N (500000)  --state-bytes N  --flush (FLUSHALL each server first: destroys its data!)
     expiry:   --keys N (1000000)  --expire-in S (3: seconds from end of load to the deadline second)
@@ -223,6 +229,12 @@ public struct BenchOptions: Sendable {
             case "--ttl": options.session.idleTTL = try int(1)
             case "--mix": options.session.mix = try SessionSettings.parseMix(try value())
             case "--sessions-native": options.session.native = true
+            case "--plain-validate":
+                let text = try value()
+                guard let mode = PlainValidate(rawValue: text) else {
+                    throw BenchError("--plain-validate: expected pipelined or checked, got '\(text)'")
+                }
+                options.session.plainValidate = mode
             case "--no-preload": options.preload = false
             case "--flush": options.flush = true
             case "--expire-in": options.expireIn = try double(0.5)
@@ -255,6 +267,17 @@ public struct BenchOptions: Sendable {
             throw BenchError("--cluster supports the session and migrate workloads")
         }
         if options.cluster && options.rate != nil { throw BenchError("--rate (open loop) is not supported with --cluster") }
+        if options.session.plainValidate == .checked {
+            guard options.workload == .session else { throw BenchError("--plain-validate applies to the session workload") }
+            if options.session.native {
+                throw BenchError("--plain-validate checked cannot be combined with --sessions-native: it is the plain mix's "
+                                 + "equivalent of SESSION.VALIDATE TOUCH (run them as separate invocations to compare)")
+            }
+            if options.cluster {
+                throw BenchError("--plain-validate checked is not supported with --cluster (the cluster engine sends each "
+                                 + "operation in one round trip)")
+            }
+        }
         if options.threads > options.connections { options.threads = options.connections }
         return options
     }

@@ -12,7 +12,8 @@ import Glibc
 // whole operation is sent again there; -ASK sends it once to the named node, each command
 // preceded by ASKING. Redirected attempts are not errors; the latency of the operation runs
 // from its first send to its last reply. CROSSSLOT replies are counted separately: the proof
-// that the workload never spans slots is that this count stays zero.
+// that the workload never spans slots is that this count stays zero. Follow-up commands
+// (OperationGenerator.observeLastReply) are not supported: workloads that send them are refused.
 
 public struct ClusterOutcome: Sendable {
     public var load: LoadOutcome
@@ -30,6 +31,9 @@ public enum ClusterEngine {
     public static func run<W: Workload>(_ workload: W, topology: ClusterTopology, plan: LoadPlan, stop: StopFlag? = nil,
                                         progress: ProgressCallback? = nil) throws -> ClusterOutcome {
         if plan.rate != nil { throw BenchError("--rate (open loop) is not supported with --cluster") }
+        if workload.sendsFollowUps {
+            throw BenchError("operations with follow-up round trips (--plain-validate checked) are not supported with --cluster")
+        }
         let connections = max(1, plan.connections)
         let threads = max(1, min(plan.threads, connections))
         let requestMode = plan.requests != nil && plan.duration == nil

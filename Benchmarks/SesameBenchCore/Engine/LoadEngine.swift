@@ -14,6 +14,11 @@ import Synchronization
 // and its latency is measured from the intended time, so server stalls show up as queueing
 // instead of being hidden (no coordinated omission).
 //
+// An operation with follow-up commands (OperationGenerator.observeLastReply) stays in flight
+// over its round trips: the follow-ups go out with the connection's next write, the operation
+// moves to the back of the connection's queue (replies come in send order), and it counts once,
+// from its start to its last reply.
+//
 // Only operations that start at or after the warm-up and finish before the end are counted.
 // Client CPU (getrusage) and the server's CPU (/proc) are sampled at the same two instants.
 
@@ -357,13 +362,25 @@ func runWorker<G: OperationGenerator>(_ settings: WorkerSettings, generator: ino
                 }
             }
             if c.ring[c.head].replyIndex == 0 && summary.isEmpty { c.ring[c.head].empty = true }
+            var followUpReplies = 0
             if c.ring[c.head].remaining == 1 {
-                generator.observeLastReply(type: Int(c.ring[c.head].type),
-                                           UnsafeRawBufferPointer(start: c.input.baseAddress! + c.inputStart, count: summary.length))
+                followUpReplies = generator.observeLastReply(
+                    type: Int(c.ring[c.head].type),
+                    UnsafeRawBufferPointer(start: c.input.baseAddress! + c.inputStart, count: summary.length),
+                    followUp: &c.output)
             }
             c.ring[c.head].replyIndex += 1
             c.ring[c.head].remaining -= 1
-            if c.ring[c.head].remaining <= 0 {
+            if followUpReplies > 0 {
+                // Another round trip: the follow-up commands (already in c.output, sent with
+                // the next write) are answered after every operation sent before them, so the
+                // operation moves from the head of the ring to its tail, keeping its start.
+                var op = c.ring[c.head]
+                op.remaining = Int32(followUpReplies)
+                op.commands += Int32(followUpReplies)
+                c.head = (c.head + 1) % pipeline
+                c.ring[(c.head + c.inFlight - 1) % pipeline] = op
+            } else if c.ring[c.head].remaining <= 0 {
                 let op = c.ring[c.head]
                 if op.start >= measureStart && now <= settings.end {
                     let t = Int(op.type)

@@ -132,7 +132,7 @@ public enum ReportRenderer {
 
     static func settingsLine(_ report: BenchReport) -> String {
         let order = ["connections", "threads", "pipeline", "duration", "requests", "warmup", "rate", "ops", "keys", "valueSize", "fields",
-                     "sessions", "users", "zipf", "stateBytes", "ttl", "mix", "sessionsNative", "flush", "expireIn", "expiryTimeout", "seed"]
+                     "sessions", "users", "zipf", "stateBytes", "ttl", "mix", "sessionsNative", "plainValidate", "flush", "expireIn", "expiryTimeout", "seed"]
         let parts = order.compactMap { key in report.settings[key].map { "\(key) \($0)" } }
         let units = report.workload == "load" ? "Bytes per session" : "Latencies in microseconds"
         return "Settings: " + parts.joined(separator: ", ") + ". \(units); ratios are against \(report.servers.first?.name ?? "the first server")."
