@@ -5,17 +5,23 @@
 # second at equal server CPU.
 #
 # Servers are pinned to one CPU and sesame-bench to another (as compare.sh does); each round
-# runs, in turn, redis (plain mix), sesame (native mix) and sesame (plain mix, for reference),
-# each after FLUSHALL and a fresh preload. Prints one line per run and the medians, with
+# runs, in turn, redis (plain mix), sesame (native mix), sesame (plain mix, for reference) and
+# redis (plain mix with --plain-validate checked), each after FLUSHALL and a fresh preload.
+# Prints one line per run and the medians, with
 #   validations/s            validate operations completed per second
 #   validations/CPU-s        validate operations per second of server CPU time (utime+stime of
 #                            all server threads over the measured run): the equal-CPU figure
 #   CPU us/validate-op       the inverse, per validation (all of the run's server CPU charged to
 #                            validations, so it includes the 20% of other operations)
+# then, as a separate comparison, the redis-checked runs: the plain mix's validate done as an
+# application must on Redis to get SESSION.VALIDATE TOUCH's semantics (HGETALL; absoluteExpiry
+# checked in the client; then HSET lastActivity + EXPIRE, or DEL + SREM when past it: two round
+# trips, counted as one validation), with the medians of every run and native / checked ratios;
 # then a server-bound check of the validation path alone (redis-benchmark, see below).
 #
 # Environment: ROUNDS (3) SESSIONS (50000) DURATION (8) CONNECTIONS (50) PIPELINE (1)
 #   REDIS_PORT (7479) SESAME_PORT (7480) SERVER_CPU (1) CLIENT_CPU (0) SKIP_BUILD=1
+#   BUILD_PATH (.build: swift build's --scratch-path) MICRO_N (300000)
 #   OUT (directory for the JSON reports; default a temporary one)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,12 +32,13 @@ SERVER_CPU=${SERVER_CPU:-1}; CLIENT_CPU=${CLIENT_CPU:-0}
 OUT=${OUT:-$(mktemp -d /tmp/sessions-native.XXXXXX)}
 mkdir -p "$OUT"
 
+BUILD_PATH=${BUILD_PATH:-.build}
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-  swift build -c release --product sesame-bench >/dev/null || exit 1
-  swift build -c release --product sesame-server >/dev/null || exit 1
+  swift build -c release --scratch-path "$BUILD_PATH" --product sesame-bench >/dev/null || exit 1
+  swift build -c release --scratch-path "$BUILD_PATH" --product sesame-server >/dev/null || exit 1
 fi
-BENCH=.build/release/sesame-bench
-SESAME=.build/release/sesame-server
+BENCH=$BUILD_PATH/release/sesame-bench
+SESAME=$BUILD_PATH/release/sesame-server
 
 taskset -c "$SERVER_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no >"$OUT/redis.log" 2>&1 &
 REDIS_PID=$!
@@ -42,7 +49,7 @@ for port in "$REDIS_PORT" "$SESAME_PORT"; do
   for _ in $(seq 50); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.1; done
 done
 
-run() {  # name port pid label [--sessions-native]
+run() {  # name port pid label [--sessions-native | --plain-validate checked]
   local name=$1 port=$2 pid=$3 label=$4; shift 4
   taskset -c "$CLIENT_CPU" "$BENCH" session --sessions "$SESSIONS" --duration "$DURATION" --rounds 1 \
     --connections "$CONNECTIONS" --threads 1 --pipeline "$PIPELINE" --flush --no-progress --quiet \
@@ -53,6 +60,7 @@ for r in $(seq "$ROUNDS"); do
   run redis "$REDIS_PORT" "$REDIS_PID" "redis-plain-$r"
   run sesame "$SESAME_PORT" "$SESAME_PID" "sesame-native-$r" --sessions-native
   run sesame "$SESAME_PORT" "$SESAME_PID" "sesame-plain-$r"
+  run redis "$REDIS_PORT" "$REDIS_PID" "redis-checked-$r" --plain-validate checked
 done
 
 # The validation path alone: redis-benchmark (50 clients) on one session with a 7-field
@@ -111,6 +119,30 @@ plain = [data["sesame-plain"][r]["vpcpu"] / data["redis-plain"][r]["vpcpu"] for 
 print(f"median validations per server CPU-second, sesame native / redis plain: {statistics.median(ratios):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in ratios)})")
 print(f"median validations per second, sesame native / redis plain: {statistics.median(tput):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in tput)})")
 print(f"median validations per server CPU-second, sesame plain / redis plain: {statistics.median(plain):.2f}x")
+
+# Separate comparison: redis doing what SESSION.VALIDATE TOUCH does (--plain-validate checked).
+checked = [load(f"redis-checked-{r}") for r in range(1, rounds + 1)]
+print()
+print("Separate comparison: redis-checked = redis, plain mix with --plain-validate checked (HGETALL; absoluteExpiry")
+print("checked in the client; then HSET lastActivity + EXPIRE, or DEL + SREM past it: SESSION.VALIDATE TOUCH's")
+print("semantics in two round trips, each validation counted once)")
+print()
+print("| round | run | validations/s | validations per server CPU-s | server CPU us per validation | all ops/s | empty validations | errors |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|")
+for r in range(rounds):
+    d = checked[r]
+    print(f"| {r+1} | redis-checked | {d['vps']:,.0f} | {d['vpcpu']:,.0f} | {d['us']:.1f} | {d['ops']:,.0f} | {d['empty']*100:.1f}% | {d['errors']} |")
+print()
+print("| median of rounds | validations/s | validations per server CPU-s | server CPU us per validation | all ops/s |")
+print("|---|---:|---:|---:|---:|")
+for k, runs in list(data.items()) + [("redis-checked", checked)]:
+    med = lambda f: statistics.median(d[f] for d in runs)
+    print(f"| {k} | {med('vps'):,.0f} | {med('vpcpu'):,.0f} | {med('us'):.1f} | {med('ops'):,.0f} |")
+print()
+vs_checked = [data["sesame-native"][r]["vpcpu"] / checked[r]["vpcpu"] for r in range(rounds)]
+tput_checked = [data["sesame-native"][r]["vps"] / checked[r]["vps"] for r in range(rounds)]
+print(f"median validations per server CPU-second, sesame native / redis checked: {statistics.median(vs_checked):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in vs_checked)})")
+print(f"median validations per second, sesame native / redis checked: {statistics.median(tput_checked):.2f}x (rounds: {', '.join(f'{x:.2f}' for x in tput_checked)})")
 EOF
 cat "$OUT/micro.txt"
 echo "JSON reports: $OUT"
