@@ -64,21 +64,27 @@ func commands(_ kind: String, _ i: Int) -> [[String]] {
 }
 
 let input = ByteBuffer(capacity: 64 * 1024)
-var parser = RESPParser()
+/// Behind a pointer, as Connection keeps it: a global `var` is copied (its arrays retained and
+/// released) around every non-mutating call, which the server does not pay.
+let parser: UnsafeMutablePointer<RESPParser> = {
+    let p = UnsafeMutablePointer<RESPParser>.allocate(capacity: 1)
+    p.initialize(to: RESPParser())
+    return p
+}()
 
 /// EventLoop.runCommands minus the socket: every complete command in the buffer, replies
 /// dropped after each batch (a client that reads everything).
 @inline(never)
 @MainActor func feed(_ client: Client, _ bytes: [UInt8]) {
     bytes.withUnsafeBytes { raw in
-        parser.bufferShifted(by: input.reserve(raw.count))
+        parser.pointee.bufferShifted(by: input.reserve(raw.count))
         input.append(raw)
     }
     while true {
-        switch parser.next(input) {
+        switch parser.pointee.next(input) {
         case .command:
-            parser.withArguments(input) { Dispatcher.execute(client, $0) }
-            parser.commandDone(input)
+            parser.pointee.withArgumentsInPlace(input) { Dispatcher.execute(client, $0) }
+            parser.pointee.commandDone(input)
         case .empty: continue
         case .needMore: client.output.clear(); return
         case .protocolError(let m): fatalError(m)

@@ -108,6 +108,12 @@ public final class Client {
     /// carries much unused capacity.
     @inline(__always)
     func key(from raw: UnsafeRawBufferPointer) -> Key {
+        if state.pointee.keyScratch.count == raw.count {
+            // The common case (one key layout: sess:{u}:<id>): overwrite in place, without the
+            // generic removeAll + append. Storage the table kept is copied on write first.
+            state.pointee.keyScratch.withUnsafeMutableBytes { $0.copyMemory(from: raw) }
+            return Key(state.pointee.keyScratch)
+        }
         let cap = state.pointee.keyScratch.capacity
         if cap >= raw.count && cap <= raw.count + 32 {
             state.pointee.keyScratch.removeAll(keepingCapacity: true)
@@ -125,7 +131,7 @@ public final class Client {
     var aofCapture: [(db: Int, bytes: [UInt8])]? { get { state.pointee.aofCapture } set { state.pointee.aofCapture = newValue } }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
-    @inline(__always) public var now: Int64 { server.keyspace.clock.nowMilliseconds() }
+    @inline(__always) public var now: Int64 { server.keyspace.nowMilliseconds() }
 }
 
 public struct MultiState {

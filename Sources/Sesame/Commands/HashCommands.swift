@@ -94,14 +94,20 @@ func hmgetCommand(_ c: Client, _ args: Arguments) {
 func hgetallCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
     c.withKey(args, 1) { shard, key in
-        let (h, wrong) = readHash(c, shard, key, now: now)
-        if wrong { return }
-        guard let h else { c.miss(); c.reply.mapHeader(0); return }
-        c.hit()
-        c.reply.mapHeader(h.count)
-        h.forEach { f, v in
-            c.reply.bulk(f)
-            c.reply.bulk(v)
+        let reply = c.reply
+        let found = shard.withLiveEntry(c.db, key, now: now) { e in
+            e.value.withHash { (h: HashValue) -> Void in
+                reply.mapHeader(h.count)
+                h.forEach { f, v in
+                    reply.bulk(f)
+                    reply.bulk(v)
+                }
+            } != nil
+        }
+        switch found {
+        case nil: c.miss(); reply.mapHeader(0)
+        case false?: reply.error(RedisError.wrongType)
+        case true?: c.hit()
         }
     }
 }

@@ -30,10 +30,12 @@ let stringCommands: [CommandSpec] = [
 func getCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
     c.withKey(args, 1) { shard, key in
-        guard let e = shard.lookup(c.db, key, now: now) else { c.miss(); c.reply.null(); return }
-        guard case .string(let v) = e.value else { c.reply.error(RedisError.wrongType); return }
-        c.hit()
-        c.reply.bulk(v)
+        let reply = c.reply
+        switch shard.withLiveEntry(c.db, key, now: now, { e in e.value.withStringBytes { reply.bulk($0) } != nil }) {
+        case nil: c.miss(); reply.null()
+        case false?: reply.error(RedisError.wrongType)
+        case true?: c.hit()
+        }
     }
 }
 

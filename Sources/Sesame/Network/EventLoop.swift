@@ -359,12 +359,12 @@ final class EventLoop: @unchecked Sendable {
             switch outcome {
             case .command:
                 if client.replyMode == .on {
-                    conn.parser.pointee.withArguments(input) { Dispatcher.execute(client, $0) }
+                    conn.parser.pointee.withArgumentsInPlace(input) { Dispatcher.execute(client, $0) }
                 } else {
                     // CLIENT REPLY OFF / SKIP: run, then drop what the command wrote.
                     let mark = conn.output.writerIndex
                     if client.replyMode == .skipNext { client.replyMode = .skipThis }
-                    conn.parser.pointee.withArguments(input) { Dispatcher.execute(client, $0) }
+                    conn.parser.pointee.withArgumentsInPlace(input) { Dispatcher.execute(client, $0) }
                     if client.replyMode != .on && client.replyMode != .skipNext { conn.output.writerIndex = mark }
                     if client.replyMode == .skipThis { client.replyMode = .on }
                 }
@@ -375,7 +375,7 @@ final class EventLoop: @unchecked Sendable {
             case .needMore:
                 if executed > 0 {
                     stats.commands.add(executed, ordering: .relaxed)
-                    client.lastCommandAt = server.keyspace.clock.nowMilliseconds()
+                    client.lastCommandAt = server.keyspace.nowMilliseconds()
                     client.refreshRecord()
                 }
                 if input.isEmpty && input.shrinkIfIdle(limit: 64 * 1024, to: Connection.initialBufferBytes) {

@@ -14,7 +14,9 @@ public protocol SesameClock: Sendable {
 
 public struct SystemClock: SesameClock {
     public init() {}
-    @inline(__always) public func nowMilliseconds() -> Int64 {
+    @inline(__always) public func nowMilliseconds() -> Int64 { SystemClock.now() }
+
+    @inline(__always) public static func now() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000

@@ -8,6 +8,9 @@ public final class Keyspace: @unchecked Sendable {
     public let databases: Int
     public let shards: [Shard]
     public let clock: any SesameClock
+    /// Whether `clock` is the SystemClock, so the request path can read the time without going
+    /// through the existential (an outlined copy of it per call, ~1.3 per GET under callgrind).
+    private let usesSystemClock: Bool
     private let shardMask: Int
     /// The keyspace-wide accounted bytes, as the shards report them (each shard's unreported
     /// change stays under the slack).
@@ -23,6 +26,7 @@ public final class Keyspace: @unchecked Sendable {
         while n < min(max(shardCount, 1), HashSlot.count) { n <<= 1 }
         self.databases = databases
         self.clock = clock
+        self.usesSystemClock = clock is SystemClock
         self.shardMask = n - 1
         let now = clock.nowMilliseconds()
         let memory = MemoryCounter(slack: accountingSlack)
@@ -31,6 +35,11 @@ public final class Keyspace: @unchecked Sendable {
         shards = (0..<n).map {
             Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds, memory: memory)
         }
+    }
+
+    /// The clock's time, without the existential's indirection for the system clock.
+    @inline(__always) public func nowMilliseconds() -> Int64 {
+        usesSystemClock ? SystemClock.now() : clock.nowMilliseconds()
     }
 
     /// Bounds the shared counter's error to about 1/64 of `maxMemory` (all shards drifting
@@ -134,7 +143,7 @@ public final class Keyspace: @unchecked Sendable {
     /// iteration for hundreds of milliseconds. Returns true when work remains.
     public func expireCycle(first: Int, stride: Int, budget: Int, cursor: inout Int,
                             timeLimitNanoseconds: UInt64) -> Bool {
-        let now = clock.nowMilliseconds()
+        let now = nowMilliseconds()
         let started = timeLimitNanoseconds == .max ? 0 : monotonicNanoseconds()
         let owned = first < shards.count ? (shards.count - first + stride - 1) / stride : 0
         var remaining = budget

@@ -8,6 +8,19 @@ public enum Value: Sendable {
     case hash(HashValue)
     case set(SetValue)
 
+    /// A string's bytes, borrowed in place (nil for another type): with the entry accessed in
+    /// place (Shard.withLiveEntry), GET replies without retaining the value's storage.
+    @inline(__always) func withStringBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R? {
+        guard case .string(let s) = self else { return nil }
+        return s.withUnsafeBytes(body)
+    }
+
+    /// A hash, borrowed in place (nil for another type); see withStringBytes.
+    @inline(__always) func withHash<R>(_ body: (HashValue) -> R) -> R? {
+        guard case .hash(let h) = self else { return nil }
+        return body(h)
+    }
+
     public var typeName: StaticString {
         switch self {
         case .string: return "string"
