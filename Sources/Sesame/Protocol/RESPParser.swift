@@ -100,7 +100,15 @@ public struct RESPParser {
             if buffer.base[commandStart] != UInt8(ascii: "*") {
                 return parseInline(buffer)
             }
-            // Multibulk count line.
+            // Multibulk count line: the common well-formed case without memchr, anything else
+            // (errors included) through the general path below.
+            if let (n, cr) = RESPParser.quickLength(buffer.base, at: scan, end: buffer.writerIndex),
+               n > 0, n <= limits.maxMultibulkLength, !(n > 10 && authRequired) {
+                scan = cr + 2
+                pendingArgs = n
+                if spans.count < n { spans.reserveCapacity(min(n, 1024)) }
+                return continueMultibulk(buffer)
+            }
             guard let cr = findCR(buffer, from: scan) else {
                 if buffer.writerIndex - scan > limits.maxInlineLength {
                     return .protocolError("Protocol error: too big mbulk count string")
@@ -171,6 +179,13 @@ public struct RESPParser {
         let end = buffer.writerIndex
         while pendingArgs > 0 {
             if pendingBulkLength < 0 {
+                if scan < end && base[scan] == UInt8(ascii: "$"),
+                   let (n, cr) = RESPParser.quickLength(base, at: scan, end: end),
+                   n <= limits.maxBulkLength, !(n > 16384 && authRequired) {
+                    pendingBulkLength = n
+                    scan = cr + 2
+                    continue
+                }
                 guard let cr = findCR(buffer, from: scan) else {
                     if end - scan > limits.maxInlineLength {
                         return .protocolError("Protocol error: too big bulk count string")
@@ -247,6 +262,28 @@ public struct RESPParser {
     }
 
     // MARK: - Scanning
+
+    /// The length after the type byte at `at` ('*' or '$') when it is plain decimal digits (at
+    /// most 10, no leading zero) followed by CRLF inside the buffer: (value, index of the CR).
+    /// Per argument this replaces a memchr call and the general integer parser, about a tenth
+    /// of a GET's instructions; nil (anything unusual, errors included) sends the caller to
+    /// the general path, so what is accepted and the error texts are unchanged.
+    @inline(__always)
+    static func quickLength(_ base: UnsafeMutablePointer<UInt8>, at: Int, end: Int) -> (Int, Int)? {
+        var i = at + 1
+        let limit = min(end, at + 11)
+        var v = 0
+        while i < limit {
+            let d = base[i] &- 48
+            if d > 9 { break }
+            v = v &* 10 &+ Int(d)
+            i += 1
+        }
+        let digits = i - at - 1
+        guard digits > 0, i + 1 < end, base[i] == 13, base[i + 1] == 10 else { return nil }
+        if digits > 1 && base[at + 1] == 48 { return nil }
+        return (v, i)
+    }
 
     @inline(__always)
     private func findCR(_ buffer: ByteBuffer, from: Int) -> Int? {
