@@ -37,3 +37,28 @@ import Testing
         #expect(Keyspace(databases: 1, shardCount: 1, clock: ManualClock()).shards.count == 1)
     }
 }
+
+/// Key's digest only lets `==` reject early: keys whose digests collide must still compare by
+/// their bytes, and equal bytes must always give equal digests (whatever built the Key).
+@Suite struct KeyDigestTests {
+    @Test func collidingDigestsStillCompareBytes() {
+        // Same length, same first and last 8 bytes: the digest cannot tell these apart.
+        let a = Key("sess:{42}:AAAAxxxxxxxxxxxxBBBBBBBB"), b = Key("sess:{42}:AAAAyyyyyyyyyyyyBBBBBBBB")
+        #expect(a.digest == b.digest)
+        #expect(a != b)
+        var table: [Key: Int] = [a: 1]
+        table[b] = 2
+        #expect(table.count == 2 && table[a] == 1 && table[b] == 2)
+    }
+
+    @Test(arguments: ["", "k", "1234567", "12345678", "123456789", "sess:{42}:q3Vt0b0mWk2zXo1f4d9cL6aQy8E"])
+    func equalBytesEqualDigests(_ s: String) {
+        let viaString = Key(s), viaArray = Key(Array(s.utf8))
+        let viaRaw = Array(s.utf8).withUnsafeBytes { Key($0) }
+        #expect(viaString == viaArray && viaArray == viaRaw)
+        #expect(viaString.digest == viaRaw.digest && viaString.hashValue == viaRaw.hashValue)
+        // Short keys differing in one byte, and keys that differ only in length, differ.
+        #expect(Key(s + "x") != viaString)
+        #expect(Key(s + "x").digest != Key(s + "y").digest)
+    }
+}
