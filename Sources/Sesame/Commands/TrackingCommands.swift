@@ -19,7 +19,15 @@ extension Dispatcher {
         // HELLO may have switched the protocol: invalidations follow the connection's.
         t.resp3.store(client.resp3, ordering: .relaxed)
         // Not inside EXEC: it holds its shards' locks, and making room locks others.
-        if !t.inExec || spec.name == "exec" { tracking.makeRoom(client.keyspace) }
+        if !t.inExec || spec.name == "exec" {
+            tracking.makeRoom(client.keyspace)
+            // Invalidations of this client's own writes, right after the reply (after a whole
+            // transaction's reply for EXEC), as Redis does.
+            if !t.ownPending.isEmpty {
+                if client.replyMode == .on { client.output.append(t.ownPending) } else { tracking.postOwnPending(t) }
+                t.ownPending = []
+            }
+        }
         // Redis's resetClient: CLIENT CACHING covers the next command, or a whole transaction.
         if spec.name == "exec" {
             t.inExec = false

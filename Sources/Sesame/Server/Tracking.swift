@@ -56,6 +56,9 @@ public final class TrackingClient: @unchecked Sendable {
     var inExec = false
     /// BCAST prefixes, in the order given.
     var prefixes: [[UInt8]] = []
+    /// Invalidations of keys this client wrote itself, held until its command has replied
+    /// (Dispatcher.executeTracked appends them after the reply, in the same write).
+    var ownPending: [UInt8] = []
 
     init(clientID: Int, loop: Int, fd: Int32, tag: UInt32) {
         self.clientID = clientID
@@ -248,6 +251,15 @@ public final class Tracking: @unchecked Sendable {
         let redirect = t.redirect.load(ordering: .relaxed)
         if redirect == 0 {
             guard t.resp3.load(ordering: .relaxed) else { return }  // RESP2 has no pushes
+            if t.clientID == Tracking.writer {
+                // The writer's own key (this thread runs its command): through the mailbox the
+                // push went out in a later write than the reply, so a client that read the
+                // reply and then served its next read from its cache could miss it (redis-py's
+                // cache did, under load). Redis sends it right after the reply; so do we.
+                t.ownPending += Tracking.pushHeader
+                t.ownPending += payload
+                return
+            }
             post(loop: t.loop, fd: t.fd, tag: t.tag, Tracking.pushHeader + payload)
             return
         }
@@ -265,6 +277,12 @@ public final class Tracking: @unchecked Sendable {
         } else if pubsub {
             post(loop: target.loop, fd: target.fd, tag: target.tag, Tracking.messageHeader + payload)
         }
+    }
+
+    /// Sends `t` its own-write invalidations through the mailbox (when its reply is being
+    /// dropped by CLIENT REPLY OFF / SKIP, the push must not be dropped with it).
+    func postOwnPending(_ t: TrackingClient) {
+        post(loop: t.loop, fd: t.fd, tag: t.tag, t.ownPending)
     }
 
     private func post(loop: Int, fd: Int32, tag: UInt32, _ bytes: [UInt8]) {
