@@ -106,21 +106,13 @@ public final class Shard: @unchecked Sendable {
     /// reported as missing. Stamps the entry's LRU clock.
     @inline(__always)
     func lookup(_ db: Int, _ key: Key, now: Int64) -> Entry? {
-        guard let i = tables[db].index(forKey: key) else { return nil }
-        let e = tables[db].values[i]
-        if e.isExpired(now) {
-            deleteExpired(db, key)
-            return nil
-        }
-        let tick = Entry.lruTick(now)
-        if e.accessed != tick { tables[db].values[i].accessed = tick }
-        return e
+        withLiveEntry(db, key, now: now) { $0 }
     }
 
     /// `lookup` for readers that only look: `body` gets the live entry in place, so its value
     /// is neither copied out nor retained and released (two atomic pairs per GET under
     /// callgrind, plus the entry's outlined copy). Nil when the key is missing or expired (then
-    /// deleted, as `lookup` does). `body` must not touch this shard's tables.
+    /// deleted). `body` must not touch this shard's tables.
     @inline(__always)
     func withLiveEntry<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry) -> R) -> R? {
         guard let i = tables[db].index(forKey: key) else { return nil }
