@@ -100,27 +100,14 @@ public struct RESPParser {
             if buffer.base[commandStart] != UInt8(ascii: "*") {
                 return parseInline(buffer)
             }
-            // Multibulk count line: the common well-formed case without memchr, anything else
-            // (errors included) through the general path below.
-            if let (n, cr) = RESPParser.quickLength(buffer.base, at: scan, end: buffer.writerIndex),
-               n > 0, n <= limits.maxMultibulkLength, !(n > 10 && authRequired) {
-                scan = cr + 2
-                pendingArgs = n
-                if spans.count < n { spans.reserveCapacity(min(n, 1024)) }
-                return continueMultibulk(buffer)
+            // Multibulk count line.
+            let n: Int64, cr: Int
+            switch readLength(buffer, bulk: false) {
+            case .value(let v, let at): (n, cr) = (v, at)
+            case .needMore: return .needMore
+            case .error(let message): return .protocolError(message)
             }
-            guard let cr = findCR(buffer, from: scan) else {
-                if buffer.writerIndex - scan > limits.maxInlineLength {
-                    return .protocolError("Protocol error: too big mbulk count string")
-                }
-                return .needMore
-            }
-            if cr + 1 >= buffer.writerIndex { return .needMore }
-            let digits = UnsafeRawBufferPointer(start: buffer.base + scan + 1, count: cr - scan - 1)
-            guard let n = parseStrictInt64(digits), n <= Int64(Int32.max) else {
-                return .protocolError("Protocol error: invalid multibulk length")
-            }
-            if n > Int64(limits.maxMultibulkLength) {
+            if n > Int64(Int32.max) || n > Int64(limits.maxMultibulkLength) {
                 return .protocolError("Protocol error: invalid multibulk length")
             }
             if n > 10 && authRequired {
@@ -132,7 +119,7 @@ public struct RESPParser {
                 return .empty
             }
             pendingArgs = Int(n)
-            spans.reserveCapacity(min(Int(n), 1024))
+            if spans.count < pendingArgs { spans.reserveCapacity(min(pendingArgs, 1024)) }
         }
         return continueMultibulk(buffer)
     }
@@ -175,29 +162,16 @@ public struct RESPParser {
     // MARK: - Multibulk
 
     private mutating func continueMultibulk(_ buffer: ByteBuffer) -> ParseOutcome {
-        let base = buffer.base
         let end = buffer.writerIndex
         while pendingArgs > 0 {
             if pendingBulkLength < 0 {
-                if scan < end && base[scan] == UInt8(ascii: "$"),
-                   let (n, cr) = RESPParser.quickLength(base, at: scan, end: end),
-                   n <= limits.maxBulkLength, !(n > 16384 && authRequired) {
-                    pendingBulkLength = n
-                    scan = cr + 2
-                    continue
+                let n: Int64, cr: Int
+                switch readLength(buffer, bulk: true) {
+                case .value(let v, let at): (n, cr) = (v, at)
+                case .needMore: return .needMore
+                case .error(let message): return .protocolError(message)
                 }
-                guard let cr = findCR(buffer, from: scan) else {
-                    if end - scan > limits.maxInlineLength {
-                        return .protocolError("Protocol error: too big bulk count string")
-                    }
-                    return .needMore
-                }
-                if cr + 1 >= end { return .needMore }
-                if base[scan] != UInt8(ascii: "$") {
-                    return .protocolError("Protocol error: expected '$', got '\(printableChar(base[scan]))'")
-                }
-                let digits = UnsafeRawBufferPointer(start: base + scan + 1, count: cr - scan - 1)
-                guard let n = parseStrictInt64(digits), n >= 0, n <= Int64(limits.maxBulkLength) else {
+                if n < 0 || n > Int64(limits.maxBulkLength) {
                     return .protocolError("Protocol error: invalid bulk length")
                 }
                 if n > 16384 && authRequired {
@@ -263,10 +237,44 @@ public struct RESPParser {
 
     // MARK: - Scanning
 
+    private enum LengthLine {
+        case value(Int64, cr: Int)
+        case needMore
+        case error(String)
+    }
+
+    /// The length on the line at `scan` (a '*' count line, or a '$' bulk header when `bulk`):
+    /// the digit-only fast path, else the general parse with Redis's error texts. The callers
+    /// check the value against the limits, whichever path read it.
+    @inline(__always)
+    private func readLength(_ buffer: ByteBuffer, bulk: Bool) -> LengthLine {
+        let base = buffer.base
+        let end = buffer.writerIndex
+        if scan < end && (!bulk || base[scan] == UInt8(ascii: "$")),
+           let (v, cr) = RESPParser.quickLength(base, at: scan, end: end) {
+            return .value(Int64(v), cr: cr)
+        }
+        guard let cr = findCR(buffer, from: scan) else {
+            if end - scan > limits.maxInlineLength {
+                return .error(bulk ? "Protocol error: too big bulk count string" : "Protocol error: too big mbulk count string")
+            }
+            return .needMore
+        }
+        if cr + 1 >= end { return .needMore }
+        if bulk && base[scan] != UInt8(ascii: "$") {
+            return .error("Protocol error: expected '$', got '\(printableChar(base[scan]))'")
+        }
+        let digits = UnsafeRawBufferPointer(start: base + scan + 1, count: cr - scan - 1)
+        guard let n = parseStrictInt64(digits) else {
+            return .error(bulk ? "Protocol error: invalid bulk length" : "Protocol error: invalid multibulk length")
+        }
+        return .value(n, cr: cr)
+    }
+
     /// The length after the type byte at `at` ('*' or '$') when it is plain decimal digits (at
     /// most 10, no leading zero) followed by CRLF inside the buffer: (value, index of the CR).
     /// Per argument this replaces a memchr call and the general integer parser, about a tenth
-    /// of a GET's instructions; nil (anything unusual, errors included) sends the caller to
+    /// of a GET's instructions; nil (anything unusual, errors included) sends readLength to
     /// the general path, so what is accepted and the error texts are unchanged.
     @inline(__always)
     static func quickLength(_ base: UnsafeMutablePointer<UInt8>, at: Int, end: Int) -> (Int, Int)? {

@@ -252,13 +252,6 @@ public struct TimerWheel: Sendable {
         return false
     }
 
-    /// Drops every record `stale` accepts, in one pass (tests, and callers that need it now).
-    public mutating func removeAll(where stale: (WheelRecord) -> Bool) {
-        sweepSlot = 0
-        sweepIndex = 0
-        while !sweep(budget: .max, where: stale) {}
-    }
-
     private static let sweepPositions = l0Size + 3 * lnSize + 1
 
     /// In-place access to the slot at a sweep position, keeping the occupancy bits right.
