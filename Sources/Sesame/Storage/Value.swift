@@ -331,11 +331,14 @@ public struct Entry: Sendable {
         UInt32(truncatingIfNeeded: now >> 10)
     }
 
-    /// The table's share per key: a Swift Dictionary bucket holds an 8-byte key reference and
-    /// this 48-byte entry, at a load factor between 3/8 and 3/4 (0.46 for a typical shard of a
-    /// few hundred thousand keys): ~120 bytes, measured against mallinfo (docs/BENCHMARKS.md).
+    /// The table's share per key: a Swift Dictionary bucket holds a Key and this 48-byte entry
+    /// at a load factor between 3/8 and 3/4 (0.46 for a typical shard of a few hundred thousand
+    /// keys): ~120 bytes, measured against mallinfo when a Key was an 8-byte reference. Key's
+    /// digest made it 16 bytes (and a wheel record 32); these two constants were kept, and the
+    /// accounted dataset measured 0.99x of used_memory after that change (docs/BENCHMARKS.md,
+    /// "Memory per session"), inside the 10% the accounting aims for.
     static let slotBytes = 120
-    /// A key with a TTL has one timer-wheel record (24 bytes) in a slot array with some slack.
+    /// A key with a TTL has one timer-wheel record in a slot array with some slack.
     static let wheelRecordBytes = 32
 
     /// What the memory accounting charges for this entry under `key`, O(1): the table slot,
