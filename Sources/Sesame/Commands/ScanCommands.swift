@@ -197,8 +197,11 @@ func randomkeyCommand(_ c: Client, _ args: Arguments) {
             for _ in 0..<16 {
                 let table = shard.tables[c.db]
                 if table.isEmpty { return nil }
-                let i = table.index(table.startIndex, offsetBy: Int.random(in: 0..<table.count, using: &rng))
-                let key = table[i].key
+                // A random slot, then the first key at or after it (the table is at least 7/16
+                // full once it has grown, so this is a few probes).
+                var i = Int.random(in: 0..<table.slotCount, using: &rng)
+                while !table.isOccupied(i) { i = (i + 1) % table.slotCount }
+                let key = table.key(at: i)
                 // lookup deletes the key if it expired.
                 if shard.lookup(c.db, key, now: now) != nil { return key.bytes }
             }

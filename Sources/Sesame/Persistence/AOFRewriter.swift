@@ -18,10 +18,10 @@ import Synchronization
 /// Carries the snapshot to the rewrite thread.
 private final class RewriteJob: @unchecked Sendable {
     let aof: AppendOnlyFile
-    let snapshot: [[[Key: Entry]]]
+    let snapshot: [[KeyTable]]
     let now: Int64
     let databases: Int
-    init(aof: AppendOnlyFile, snapshot: [[[Key: Entry]]], now: Int64, databases: Int) {
+    init(aof: AppendOnlyFile, snapshot: [[KeyTable]], now: Int64, databases: Int) {
         self.aof = aof
         self.snapshot = snapshot
         self.now = now
@@ -67,7 +67,7 @@ extension AppendOnlyFile {
     func startRewrite(_ keyspace: Keyspace, enabling: Bool = false) -> Bool {
         guard !rewriteInProgress.exchange(true, ordering: .acquiringAndReleasing) else { return false }
         rewriteScheduled.store(false, ordering: .relaxed)
-        var snapshot: [[[Key: Entry]]] = []
+        var snapshot: [[KeyTable]] = []
         let now = keyspace.clock.nowMilliseconds()
         let pauseStarted = monotonicNanoseconds()
         keyspace.withAllShards {

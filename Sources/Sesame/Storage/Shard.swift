@@ -23,9 +23,9 @@ public final class Shard: @unchecked Sendable {
     public let lock = ShardLock()
     /// Guarded by `lock`. One table per database.
     #if DEBUG
-    var tables: [[Key: Entry]]
+    var tables: [KeyTable]
     #else
-    @exclusivity(unchecked) var tables: [[Key: Entry]]
+    @exclusivity(unchecked) var tables: [KeyTable]
     #endif
     @exclusivity(unchecked) var wheel: TimerWheel
     /// Whether the wheel or `due` may hold records: read without the lock by the expiry cycle,
@@ -57,16 +57,16 @@ public final class Shard: @unchecked Sendable {
     /// Keys with a TTL, per database.
     @exclusivity(unchecked) private(set) var volatileKeys: [Int]
     /// Where eviction sampling resumes in each database's table (see sampleForEviction).
-    @exclusivity(unchecked) private var evictionHand: [Key?]
+    @exclusivity(unchecked) private var evictionHand: [Int]
 
     init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64,
          memory: MemoryCounter = MemoryCounter(slack: 4096)) {
         self.index = index
-        tables = Array(repeating: [:], count: databases)
+        tables = Array(repeating: KeyTable(), count: databases)
         wheel = TimerWheel(now: now, tickMilliseconds: tickMilliseconds)
         self.memory = memory
         volatileKeys = Array(repeating: 0, count: databases)
-        evictionHand = Array(repeating: nil, count: databases)
+        evictionHand = Array(repeating: 0, count: databases)
     }
 
     // MARK: - Accounting
@@ -117,7 +117,7 @@ public final class Shard: @unchecked Sendable {
     func withLiveEntry<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry) -> R) -> R? {
         guard let i = tables[db].index(forKey: key) else { return nil }
         var expired = false
-        let result: R? = Shard.access(&tables[db].values[i]) { e in
+        let result: R? = tables[db].withEntry(at: i) { e in
             if e.isExpired(now) {
                 expired = true
                 return nil
@@ -126,7 +126,10 @@ public final class Shard: @unchecked Sendable {
             if e.accessed != tick { e.accessed = tick }
             return body(&e)
         }
-        if expired { deleteExpired(db, key) }
+        if expired {
+            let (k, e) = tables[db].remove(at: i)
+            expiredAfterRemoval(db, k, e)
+        }
         return result
     }
 
@@ -266,8 +269,8 @@ public final class Shard: @unchecked Sendable {
     private func insertDeferredRecords() {
         for r in deferredRecords {
             let db = Int(r.db)
-            guard let i = tables[db].index(forKey: r.key), tables[db].values[i].wheelAt == r.at else { continue }
-            wheel.insert(WheelRecord(db: r.db, at: r.at, key: tables[db].keys[i]))
+            guard let i = tables[db].index(forKey: r.key), tables[db].readEntry(at: i).pointee.wheelAt == r.at else { continue }
+            wheel.insert(WheelRecord(db: r.db, at: r.at, key: tables[db].key(at: i)))
         }
         deferredRecords.removeAll(keepingCapacity: true)
     }
@@ -297,8 +300,8 @@ public final class Shard: @unchecked Sendable {
     /// writing the table.
     func compactWheel(budget: Int = Shard.wheelSliceRecords) {
         compacting = !wheel.sweep(budget: budget) { r in
-            guard let e = tables[Int(r.db)][r.key] else { return true }
-            return e.wheelAt != r.at
+            guard let i = tables[Int(r.db)].index(forKey: r.key) else { return true }
+            return tables[Int(r.db)].readEntry(at: i).pointee.wheelAt != r.at
         }
         if !compacting { wheelCompactionThreshold = max(64, wheel.count + wheel.count / 2) }
     }
@@ -339,15 +342,17 @@ public final class Shard: @unchecked Sendable {
                 break
             }
             let db = Int(record.db)
-            guard var e = tables[db][record.key], e.wheelAt == record.at else { continue }
-            if e.expireAt == 0 {
-                e.wheelAt = 0
-                tables[db][record.key] = e
-            } else if e.isExpired(now) {
-                deleteExpired(db, record.key)
+            guard let i = tables[db].index(forKey: record.key) else { continue }
+            let (wheelAt, expireAt) = tables[db].readEntry(at: i).pointee.timers
+            guard wheelAt == record.at else { continue }
+            if expireAt == 0 {
+                tables[db].withEntry(at: i) { $0.wheelAt = 0 }
+            } else if expireAt < now {
+                let (k, e) = tables[db].remove(at: i)
+                expiredAfterRemoval(db, k, e)
             } else {
-                tables[db][record.key]!.wheelAt = e.expireAt
-                wheel.insert(WheelRecord(db: record.db, at: e.expireAt, key: record.key))
+                tables[db].withEntry(at: i) { $0.wheelAt = expireAt }
+                wheel.insert(WheelRecord(db: record.db, at: expireAt, key: record.key))
             }
         }
         if due.isEmpty && wheel.count == 0 { timersArmed.store(false, ordering: .relaxed) }
@@ -370,8 +375,8 @@ public final class Shard: @unchecked Sendable {
             for (k, e) in tables[i] { freed += e.cost(k) }
             account(-freed)
             volatileKeys[i] = 0
-            evictionHand[i] = nil
-            tables[i] = [:]
+            evictionHand[i] = 0
+            tables[i] = KeyTable()
         }
         if db == nil {
             // Nothing is left to expire: free the records now rather than when they fire.
@@ -386,35 +391,38 @@ public final class Shard: @unchecked Sendable {
     // MARK: - Eviction (caller holds the lock)
 
     /// Appends to `out` up to `count` eviction candidates from database `db`: consecutive
-    /// entries of the table starting at this shard's hand, which then moves past them (Redis's
-    /// dictGetSomeKeys takes consecutive buckets from a random point too; the hand replaces the
-    /// random point because a Swift dictionary has no O(1) random access). Volatile policies
-    /// skip keys without a TTL; at most `maxScan` entries are looked at.
+    /// occupied slots of the table starting at this shard's hand, which then moves past them
+    /// (Redis's dictGetSomeKeys takes consecutive buckets from a random point too; the hand,
+    /// a slot number, goes round the table so successive samples see different keys).
+    /// Volatile policies skip keys without a TTL; at most `maxScan` entries are looked at.
     func sampleForEviction(db: Int, count: Int, volatileOnly: Bool, maxScan: Int,
                            into out: inout [EvictionCandidate]) {
         let table = tables[db]
         guard !table.isEmpty, !volatileOnly || volatileKeys[db] > 0 else { return }
-        var i = evictionHand[db].flatMap { table.index(forKey: $0) } ?? table.startIndex
+        let slots = table.slotCount
+        var i = evictionHand[db] < slots ? evictionHand[db] : 0
         var taken = 0, scanned = 0
         let limit = min(maxScan, table.count)
         while taken < count && scanned < limit {
-            if i == table.endIndex { i = table.startIndex }
-            let (k, e) = table[i]
-            if !volatileOnly || e.expireAt != 0 {
-                out.append(EvictionCandidate(shard: index, db: db, key: k, accessed: e.accessed, expireAt: e.expireAt))
-                taken += 1
+            if table.isOccupied(i) {
+                let e = table.readEntry(at: i)
+                if !volatileOnly || e.pointee.expireAt != 0 {
+                    out.append(EvictionCandidate(shard: index, db: db, key: table.key(at: i),
+                                                 accessed: e.pointee.accessed, expireAt: e.pointee.expireAt))
+                    taken += 1
+                }
+                scanned += 1
             }
-            scanned += 1
-            i = table.index(after: i)
+            i = i + 1 == slots ? 0 : i + 1
         }
-        evictionHand[db] = i == table.endIndex ? nil : table[i].key
+        evictionHand[db] = i
     }
 
     /// Evicts a sampled key if it is still what was sampled (same LRU clock and deadline, and
     /// a TTL when `volatileOnly`). Returns the bytes freed, nil when the key changed or left.
     func evict(_ c: EvictionCandidate, volatileOnly: Bool) -> Int? {
         guard let i = tables[c.db].index(forKey: c.key) else { return nil }
-        let e = tables[c.db].values[i]
+        let e = tables[c.db].entry(at: i)
         guard e.accessed == c.accessed, e.expireAt == c.expireAt, !volatileOnly || e.expireAt != 0 else { return nil }
         tables[c.db].remove(at: i)
         let freed = e.cost(c.key)

@@ -319,6 +319,9 @@ public struct Entry: Sendable {
         self.expireAt = expireAt
     }
 
+    /// The timer fields together, read in place by the expiry cycle without copying the value.
+    @inline(__always) var timers: (wheelAt: Int64, expireAt: Int64) { (wheelAt, expireAt) }
+
     /// Redis's keyIsExpired: a key lives through its deadline millisecond and is gone after it
     /// (PTTL counts down ..., 1, 0, then -2).
     @inline(__always) public func isExpired(_ now: Int64) -> Bool {
