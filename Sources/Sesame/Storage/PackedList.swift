@@ -6,6 +6,11 @@ import Glibc
 // one contiguous byte array, like Redis's listpack. A session hash of eight fields is then one
 // allocation of roughly its payload size instead of sixteen strings and a hash table. Lookups
 // scan, so values switch to a real table past a size threshold (see HashValue, SetValue).
+//
+// An element's prefix is `length << 1` for bytes stored in place, or `id << 1 | 1` for a hash
+// field name stored once in the process's FieldNameTable (an id below 64 takes one byte).
+// Readers get an interned name's bytes from the table, so nothing outside this file and
+// FieldNames.swift sees the difference.
 
 public struct PackedList: Sendable {
     public private(set) var bytes: [UInt8] = []
@@ -37,20 +42,37 @@ public struct PackedList: Sendable {
         out.append(UInt8(v))
     }
 
+    /// Decodes the element whose prefix starts at `i` and moves `i` past it.
+    @inline(__always)
+    static func element(_ p: UnsafeRawBufferPointer, _ i: inout Int, _ names: FieldNameTable) -> UnsafeRawBufferPointer {
+        let v = readVarint(p, &i)
+        if v & 1 != 0 { return names.name(v >> 1) }
+        let start = i
+        i += v >> 1
+        return UnsafeRawBufferPointer(rebasing: p[start..<i])
+    }
+
     /// Calls `body` with each element and its byte range [start, end) including the prefix;
     /// stops early when `body` returns false.
     @inline(__always)
-    public func forEach(_ body: (UnsafeRawBufferPointer, Range<Int>) -> Bool) {
+    public func forEach(names: FieldNameTable = .shared, _ body: (UnsafeRawBufferPointer, Range<Int>) -> Bool) {
         bytes.withUnsafeBytes { p in
             var i = 0
             let n = p.count
             while i < n {
                 let start = i
-                let len = PackedList.readVarint(p, &i)
-                let element = UnsafeRawBufferPointer(rebasing: p[i..<(i + len)])
-                i += len
+                let element = PackedList.element(p, &i, names)
                 if !body(element, start..<i) { return }
             }
+        }
+    }
+
+    /// The element whose prefix starts at byte `offset` (a range's lowerBound from forEach).
+    @inline(__always)
+    func withElement<R>(at offset: Int, names: FieldNameTable = .shared, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        bytes.withUnsafeBytes { p in
+            var i = offset
+            return body(PackedList.element(p, &i, names))
         }
     }
 
@@ -65,9 +87,10 @@ public struct PackedList: Sendable {
         if bytes.capacity < needed { bytes.reserveCapacity(needed) }
     }
 
-    /// Encoded size of an element: its varint length prefix and its bytes.
+    /// Encoded size of an element stored in place: its varint prefix and its bytes (an upper
+    /// bound for an interned name).
     @inline(__always)
-    static func encodedSize(_ length: Int) -> Int { varintSize(length) + length }
+    static func encodedSize(_ length: Int) -> Int { varintSize(length << 1) + length }
 
     /// Drops unused capacity (after building a value from an estimate).
     public mutating func shrinkToFit() {
@@ -75,13 +98,20 @@ public struct PackedList: Sendable {
     }
 
     /// Encoded size of the arguments from `first` on, capped at what a packed value may hold.
-    static func encodedSize(of args: Arguments, from first: Int) -> Int {
+    /// `pairs`: field/value pairs of a hash, whose field names are interned (FieldNameTable) as
+    /// they will be when appended, so the reservation is exact and leaves no unused capacity.
+    static func encodedSize(of args: Arguments, from first: Int, pairs: Bool = false,
+                            names: FieldNameTable = .shared) -> Int {
         var total = 0
         var j = first
         while j < args.count && j - first < PackedLimits.maxEntries * 2 {
             let n = args[j].count
             if n > PackedLimits.maxElementBytes { return 0 }  // becomes a table anyway
-            total += encodedSize(n)
+            if pairs && (j - first) & 1 == 0, let id = names.intern(args[j]) {
+                total += varintSize(id << 1 | 1)
+            } else {
+                total += encodedSize(n)
+            }
             j += 1
         }
         return total
@@ -89,8 +119,16 @@ public struct PackedList: Sendable {
 
     public mutating func append(_ element: UnsafeRawBufferPointer) {
         reserve(additional: PackedList.encodedSize(element.count))
-        PackedList.appendVarint(&bytes, element.count)
+        PackedList.appendVarint(&bytes, element.count << 1)
         bytes.append(contentsOf: element)
+        count += 1
+    }
+
+    /// Appends a hash field name: as its id when `names` interns it, else in place.
+    public mutating func appendName(_ name: UnsafeRawBufferPointer, names: FieldNameTable = .shared) {
+        guard let id = names.intern(name) else { return append(name) }
+        reserve(additional: PackedList.varintSize(id << 1 | 1))
+        PackedList.appendVarint(&bytes, id << 1 | 1)
         count += 1
     }
 
@@ -108,7 +146,7 @@ public struct PackedList: Sendable {
     /// (the usual session update: a timestamp or counter of the same width). `element` must not
     /// point into this list.
     public mutating func replace(_ range: Range<Int>, with element: UnsafeRawBufferPointer) {
-        let prefix = PackedList.varintSize(element.count)
+        let prefix = PackedList.varintSize(element.count << 1)
         let newLength = prefix + element.count
         if newLength > range.count {
             reserve(additional: newLength - range.count)
@@ -118,7 +156,7 @@ public struct PackedList: Sendable {
         }
         bytes.withUnsafeMutableBytes { p in
             var i = range.lowerBound
-            var v = element.count
+            var v = element.count << 1
             while v >= 0x80 {
                 p[i] = UInt8(truncatingIfNeeded: v) | 0x80
                 v >>= 7

@@ -191,7 +191,7 @@ public final class Shard: @unchecked Sendable {
         var before = 0, after = 0
         var volatileBefore = false, volatileAfter = false
         mutateDepth += 1
-        let result: R = Shard.access(&tables[db][key]) { slot in
+        let result: R = tables[db].modify(key) { slot in
             if let e = slot {
                 if e.isExpired(now) {
                     expired = e
@@ -217,11 +217,6 @@ public final class Shard: @unchecked Sendable {
         // `cost` is never 0 for an entry, so these say whether the key existed before / after.
         if before != 0 || after != 0 { changed(db, key) }
         return result
-    }
-
-    @inline(__always)
-    private static func access<T, R>(_ value: inout T, _ body: (inout T) -> R) -> R {
-        body(&value)
     }
 
     @inline(__always)

@@ -83,11 +83,7 @@ public struct HashValue: Sendable {
             return v.withUnsafeBytes { body($0) }
         }
         guard let found = findPacked(field) else { return body(nil) }
-        return packed.bytes.withUnsafeBytes { p in
-            var i = found.valueRange.lowerBound
-            let len = PackedList.readVarint(p, &i)
-            return body(UnsafeRawBufferPointer(rebasing: p[i..<(i + len)]))
-        }
+        return packed.withElement(at: found.valueRange.lowerBound) { body($0) }
     }
 
     public func contains(_ field: UnsafeRawBufferPointer) -> Bool {
@@ -120,7 +116,7 @@ public struct HashValue: Sendable {
             convertToTable()
             return set(field, value)
         }
-        packed.append(field)
+        packed.appendName(field)
         packed.append(value)
         return true
     }
@@ -130,7 +126,7 @@ public struct HashValue: Sendable {
     /// exactly, see PackedList). Only for new values: on an existing one some fields may
     /// replace others, and the reservation would stay as unused capacity.
     mutating func reserveForNew(_ args: Arguments, from first: Int) {
-        packed.reserve(additional: PackedList.encodedSize(of: args, from: first))
+        packed.reserve(additional: PackedList.encodedSize(of: args, from: first, pairs: true))
     }
 
     /// Reserves `bytes` of packed room now and `shrinkToFit` drops what was not used: for a

@@ -57,7 +57,7 @@ import Testing
                     default: slot = entry(n)
                     }
                 }
-                change(&t[Key(k)])
+                t.modify(Key(k), change)
                 switch choice {
                 case 0: if oracle[k] != nil { oracle[k] = Int64(n) }
                 case 1: oracle[k] = nil
