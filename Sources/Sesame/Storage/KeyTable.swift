@@ -11,6 +11,8 @@
 // Value semantics (copy on write) as a Dictionary's: the AOF rewriter snapshots every table
 // under the shard locks and reads the snapshot on its own thread while the shard goes on.
 
+import Synchronization
+
 /// One slot. `tag` is 0 when the slot is empty; then `key` and `entry` are uninitialized
 /// memory. Otherwise its top bit is set and its other bits are the key's hash: the home slot
 /// is `tag & mask`, so a slot's probe distance needs no rehash.
@@ -27,32 +29,18 @@ final class KeyTableStorage: @unchecked Sendable {
     let slots: UnsafeMutablePointer<KeyTableSlot>
     let mask: Int
     var count = 0
-    /// Mixed into every hash of this table (kept across growth and copies), so two tables
-    /// never share a slot order: re-inserting one table's keys into another in iteration order
-    /// would otherwise pile them into the same runs (the quadratic re-insertion of linear
-    /// probing with a shared hash function).
-    private(set) var seed = 0
 
-    /// `seed` nil: a new table, seeded from this storage's address through Hasher's
-    /// per-process random seed (no system call per table).
-    init(capacity: Int, seed: Int?) {
+    init(capacity: Int) {
         precondition(capacity > 0 && capacity & (capacity - 1) == 0)
         slots = .allocate(capacity: capacity)
         for i in 0..<capacity { (slots + i).pointer(to: \.tag)!.initialize(to: 0) }
         mask = capacity - 1
-        if let seed {
-            self.seed = seed
-        } else {
-            var h = Hasher()
-            h.combine(ObjectIdentifier(self))
-            self.seed = h.finalize()
-        }
     }
 
     /// What every new or flushed table starts as: one empty slot, shared, never written (the
     /// first change replaces it), so the 256 shards x 16 databases of empty tables cost
     /// nothing, as empty Dictionaries did.
-    static let empty = KeyTableStorage(capacity: 1, seed: 0)
+    static let empty = KeyTableStorage(capacity: 1)
 
     var capacity: Int { mask + 1 }
 
@@ -62,7 +50,7 @@ final class KeyTableStorage: @unchecked Sendable {
     var growthLimit: Int { capacity - capacity / 8 }
 
     func copy() -> KeyTableStorage {
-        let s = KeyTableStorage(capacity: capacity, seed: seed)
+        let s = KeyTableStorage(capacity: capacity)
         for i in 0...mask where slots[i].tag != 0 {
             (s.slots + i).initialize(to: slots[i])
         }
@@ -80,10 +68,26 @@ final class KeyTableStorage: @unchecked Sendable {
 
 public struct KeyTable: Sendable {
     @usableFromInline var storage: KeyTableStorage
+    /// Mixed into every hash of this table, so two tables never share a slot order:
+    /// re-inserting one table's keys into another in iteration order would otherwise pile them
+    /// into the same runs (the quadratic re-insertion of linear probing with a shared hash
+    /// function). The owner chooses it (Shard keeps one per database across flushes) so it can
+    /// compute a key's tag without touching the table (timer-wheel records carry tags).
+    public let seed: Int
 
-    public init() {
+    public init(seed: Int) {
         storage = .empty
+        self.seed = seed
     }
+
+    /// A table with a seed of its own, from Hasher's per-process random seed.
+    public init() {
+        var h = Hasher()
+        h.combine(KeyTable.seedCounter.add(1, ordering: .relaxed).newValue)
+        self.init(seed: h.finalize())
+    }
+
+    private static let seedCounter = Atomic<Int>(0)
 
     public var count: Int { storage.count }
     public var isEmpty: Bool { storage.count == 0 }
@@ -91,11 +95,32 @@ public struct KeyTable: Sendable {
 
     /// The key's tag in this table: 31 bits of its seeded SipHash, top bit set.
     @inline(__always)
-    func tag(of key: Key) -> UInt32 {
+    func tag(of key: Key) -> UInt32 { KeyTable.tag(of: key, seed: seed) }
+
+    @inline(__always)
+    static func tag(of key: Key, seed: Int) -> UInt32 {
         var h = Hasher()
-        h.combine(storage.seed)
+        h.combine(seed)
         key.hash(into: &h)
         return UInt32(truncatingIfNeeded: h.finalize()) | 0x8000_0000
+    }
+
+    /// The first slot whose key has tag `t` and whose entry passes `test`: for timer-wheel
+    /// records, which name a key by its tag (see Shard.expireDue). Several keys may share a
+    /// tag; `test` tells them apart as far as the caller needs.
+    @inline(__always)
+    func index(tag t: UInt32, where test: (UnsafePointer<Entry>) -> Bool) -> Int? {
+        let slots = storage.slots, mask = storage.mask
+        var i = Int(t) & mask
+        var distance = 0
+        while true {
+            let st = slots[i].tag
+            if st == 0 { return nil }
+            if st == t && test(UnsafePointer(slots.advanced(by: i).pointer(to: \.entry)!)) { return i }
+            if (i &- Int(st)) & mask < distance { return nil }
+            i = (i &+ 1) & mask
+            distance &+= 1
+        }
     }
 
     /// The slot holding `key`, or nil.
@@ -237,7 +262,7 @@ public struct KeyTable: Sendable {
 
     private mutating func grow() {
         let old = storage
-        let fresh = KeyTableStorage(capacity: old.capacity * 2, seed: old.seed)
+        let fresh = KeyTableStorage(capacity: old.capacity * 2)
         storage = fresh
         for i in 0...old.mask where old.slots[i].tag != 0 {
             let slot = (old.slots + i).move()
@@ -275,7 +300,7 @@ public struct KeyTable: Sendable {
     @inline(__always)
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) {
-            storage = storage === KeyTableStorage.empty ? KeyTableStorage(capacity: 8, seed: nil) : storage.copy()
+            storage = storage === KeyTableStorage.empty ? KeyTableStorage(capacity: 8) : storage.copy()
         }
     }
 
@@ -304,7 +329,7 @@ public struct KeyTable: Sendable {
 
     public var keys: [Key] { map(\.key) }
 
-    public mutating func removeAll() { self = KeyTable() }
+    public mutating func removeAll() { self = KeyTable(seed: seed) }
 }
 
 extension KeyTable: Sequence {

@@ -28,6 +28,10 @@ public final class Shard: @unchecked Sendable {
     @exclusivity(unchecked) var tables: [KeyTable]
     #endif
     @exclusivity(unchecked) var wheel: TimerWheel
+    /// Each database's KeyTable seed, kept across flushes: a wheel record carries its key's
+    /// tag, computed from the seed without touching the table (scheduleExpiry runs inside
+    /// `mutate`, while the table is being written).
+    let seeds: [Int]
     /// Whether the wheel or `due` may hold records: read without the lock by the expiry cycle,
     /// so the 100 ticks a second visit only shards with TTLs instead of locking all 256 (an
     /// idle server, or one without TTLs, then does no expiry work at all). Set under the lock
@@ -62,7 +66,14 @@ public final class Shard: @unchecked Sendable {
     init(index: Int, databases: Int, now: Int64, tickMilliseconds: Int64,
          memory: MemoryCounter = MemoryCounter(slack: 4096)) {
         self.index = index
-        tables = Array(repeating: KeyTable(), count: databases)
+        // Seeds from Hasher's per-process random seed: unpredictable to clients, no system call.
+        seeds = (0..<databases).map { db in
+            var h = Hasher()
+            h.combine(index)
+            h.combine(db)
+            return h.finalize()
+        }
+        tables = seeds.map { KeyTable(seed: $0) }
         wheel = TimerWheel(now: now, tickMilliseconds: tickMilliseconds)
         self.memory = memory
         volatileKeys = Array(repeating: 0, count: databases)
@@ -190,7 +201,6 @@ public final class Shard: @unchecked Sendable {
         var expired: Entry? = nil
         var before = 0, after = 0
         var volatileBefore = false, volatileAfter = false
-        mutateDepth += 1
         let result: R = tables[db].modify(key) { slot in
             if let e = slot {
                 if e.isExpired(now) {
@@ -209,8 +219,6 @@ public final class Shard: @unchecked Sendable {
             }
             return r
         }
-        mutateDepth -= 1
-        if !deferredRecords.isEmpty && mutateDepth == 0 { insertDeferredRecords() }
         if let e = expired { expiredAfterRemoval(db, key, e) }
         if before != after { account(after - before) }
         if volatileBefore != volatileAfter { volatileKeys[db] += volatileAfter ? 1 : -1 }
@@ -243,31 +251,7 @@ public final class Shard: @unchecked Sendable {
         if entry.wheelAt != 0 && entry.wheelAt <= at { return }
         entry.wheelAt = at
         if !timersArmed.load(ordering: .relaxed) { timersArmed.store(true, ordering: .relaxed) }
-        if mutateDepth > 0 {
-            deferredRecords.append(WheelRecord(db: Int32(db), at: at, key: key))
-        } else {
-            wheel.insert(WheelRecord(db: Int32(db), at: at, key: key))
-        }
-    }
-
-    /// Nesting depth of `mutate` (its table access is open while its body runs).
-    @exclusivity(unchecked) private var mutateDepth = 0
-    /// Records scheduled inside `mutate`, inserted when it ends (insertDeferredRecords).
-    @exclusivity(unchecked) private var deferredRecords: [WheelRecord] = []
-
-    /// A record keeps its key's bytes alive for as long as it is in the wheel. The caller's key
-    /// is usually a separate array from the one the table stores (EXPIRE looks the key up with
-    /// its own copy), so a record made from it doubled the memory of every key with a TTL
-    /// (~96 bytes per session). Records scheduled inside `mutate` therefore wait until its
-    /// table access ends and then take the table's own key; a key that is no longer stored
-    /// needs no record.
-    private func insertDeferredRecords() {
-        for r in deferredRecords {
-            let db = Int(r.db)
-            guard let i = tables[db].index(forKey: r.key), tables[db].readEntry(at: i).pointee.wheelAt == r.at else { continue }
-            wheel.insert(WheelRecord(db: r.db, at: r.at, key: tables[db].key(at: i)))
-        }
-        deferredRecords.removeAll(keepingCapacity: true)
+        wheel.insert(WheelRecord(db: Int32(db), tag: KeyTable.tag(of: key, seed: seeds[db]), at: at))
     }
 
     /// Wheel size at which stale records are swept out (see compactWheel).
@@ -281,22 +265,20 @@ public final class Shard: @unchecked Sendable {
     static let wheelSliceRecords = 1024
 
     /// Lazy cancellation leaves the record of a deleted key (DEL, a session logout, an
-    /// overwritten entry without TTL) in the wheel until its deadline, holding the key's bytes:
-    /// with a 30-minute session TTL that is half an hour of dead records, and a soak run showed
-    /// memory growing by ~0.5 MB/s beyond the data. Once the wheel has grown by half since the
-    /// last sweep, records whose key is gone or has another live record are dropped:
-    /// O(records), after at least a third as many inserts, so amortised O(1) per insert; a
-    /// shard's wheel holds about 1.5x its live records plus 64 (each dead record keeps its
-    /// key's bytes, ~120 bytes, alive: a floor of 1,024 per shard let 256 shards hold 30 MB of
-    /// them for a 10,000-key dataset). The sweep goes `wheelSliceRecords` at a time, one slice
+    /// overwritten entry without TTL) in the wheel until its deadline: with a 30-minute session
+    /// TTL that is half an hour of dead records (when records held their key's bytes, a soak
+    /// run showed memory growing by ~0.5 MB/s beyond the data; a record is 16 bytes now).
+    /// Once the wheel has grown by half since the last sweep, records with no entry due at
+    /// their time (`wheelAt`) under their tag are dropped: O(records), after at least a third
+    /// as many inserts, so amortised O(1) per insert; a shard's wheel holds about 1.5x its
+    /// live records plus 64. The sweep goes `wheelSliceRecords` at a time, one slice
     /// per expiry call, and reports due work meanwhile (`hasDueWork`) so the loop comes back
     /// at once: in one go it took ~0.8 ms for a shard of 4,000 records. Runs from the expiry
     /// cycle (expireDue), never from scheduleExpiry, whose caller may be in the middle of
     /// writing the table.
     func compactWheel(budget: Int = Shard.wheelSliceRecords) {
         compacting = !wheel.sweep(budget: budget) { r in
-            guard let i = tables[Int(r.db)].index(forKey: r.key) else { return true }
-            return tables[Int(r.db)].readEntry(at: i).pointee.wheelAt != r.at
+            tables[Int(r.db)].index(tag: r.tag) { $0.pointee.wheelAt == r.at } == nil
         }
         if !compacting { wheelCompactionThreshold = max(64, wheel.count + wheel.count / 2) }
     }
@@ -336,10 +318,14 @@ public final class Shard: @unchecked Sendable {
                 handled -= 1
                 break
             }
+            // The record names its key by tag. Two keys may share a tag, and then this can act
+            // on the other one, but only on a key whose live record is also due at `at`
+            // (wheelAt == at): deleting it when expired, or re-scheduling it, is what its own
+            // record would do; that record then finds nothing left to do. So no key is deleted
+            // before its deadline or kept past it.
             let db = Int(record.db)
-            guard let i = tables[db].index(forKey: record.key) else { continue }
-            let (wheelAt, expireAt) = tables[db].readEntry(at: i).pointee.timers
-            guard wheelAt == record.at else { continue }
+            guard let i = tables[db].index(tag: record.tag, where: { $0.pointee.wheelAt == record.at }) else { continue }
+            let expireAt = tables[db].readEntry(at: i).pointee.expireAt
             if expireAt == 0 {
                 tables[db].withEntry(at: i) { $0.wheelAt = 0 }
             } else if expireAt < now {
@@ -347,7 +333,7 @@ public final class Shard: @unchecked Sendable {
                 expiredAfterRemoval(db, k, e)
             } else {
                 tables[db].withEntry(at: i) { $0.wheelAt = expireAt }
-                wheel.insert(WheelRecord(db: record.db, at: expireAt, key: record.key))
+                wheel.insert(WheelRecord(db: record.db, tag: record.tag, at: expireAt))
             }
         }
         if due.isEmpty && wheel.count == 0 { timersArmed.store(false, ordering: .relaxed) }
@@ -371,7 +357,7 @@ public final class Shard: @unchecked Sendable {
             account(-freed)
             volatileKeys[i] = 0
             evictionHand[i] = 0
-            tables[i] = KeyTable()
+            tables[i] = KeyTable(seed: seeds[i])
         }
         if db == nil {
             // Nothing is left to expire: free the records now rather than when they fire.

@@ -17,10 +17,14 @@
 // jumps 30 days (a suspended VM, a test's FastForward) costs a few steps per occupied slot, not
 // one step per 256 ticks (a million steps per shard for 30 days).
 
+/// A deadline for a key, named by its database and its KeyTable tag rather than by its bytes:
+/// 16 bytes, no reference to retain, and a deleted key's bytes are freed at once instead of
+/// living on in its record until the deadline. Whoever drains the wheel looks the tag up and
+/// acts only on an entry whose `wheelAt` is this record's `at` (Shard.expireDue).
 public struct WheelRecord: Sendable {
     public var db: Int32
+    public var tag: UInt32
     public var at: Int64
-    public var key: Key
 }
 
 public struct TimerWheel: Sendable {

@@ -315,9 +315,6 @@ public struct Entry: Sendable {
         self.expireAt = expireAt
     }
 
-    /// The timer fields together, read in place by the expiry cycle without copying the value.
-    @inline(__always) var timers: (wheelAt: Int64, expireAt: Int64) { (wheelAt, expireAt) }
-
     /// Redis's keyIsExpired: a key lives through its deadline millisecond and is gone after it
     /// (PTTL counts down ..., 1, 0, then -2).
     @inline(__always) public func isExpired(_ now: Int64) -> Bool {
@@ -338,7 +335,7 @@ public struct Entry: Sendable {
     /// "Memory per session"), inside the 10% the accounting aims for.
     static let slotBytes = 120
     /// A key with a TTL has one timer-wheel record in a slot array with some slack.
-    static let wheelRecordBytes = 32
+    static let wheelRecordBytes = 20
 
     /// What the memory accounting charges for this entry under `key`, O(1): the table slot,
     /// the malloc chunks of the key's array and of the value, and the wheel record. Charging

@@ -352,4 +352,52 @@ extension CommandHarness {
         }
         #expect(h.wheelRecords <= 2)
     }
+
+    /// Wheel records name keys by their 31-bit table tag. Two keys of one shard with the same
+    /// tag (found by brute force among keys sharing a hash tag) must still each expire at their
+    /// own deadline, whichever record fires first, and a stale record must not delete the other.
+    @Test func keysSharingATagExpireAtTheirOwnDeadlines() throws {
+        let h = CommandHarness()
+        var pair: (String, String)? = nil
+        Key("{c}:0").bytes.withUnsafeBytes { raw in
+            h.keyspace.withShard(raw) { shard in
+                var seen: [UInt32: String] = [:]
+                for i in 0..<400_000 {
+                    let name = "{c}:\(i)"
+                    let t = KeyTable.tag(of: Key(name), seed: shard.seeds[0])
+                    if let other = seen[t] { pair = (other, name); return }
+                    seen[t] = name
+                }
+            }
+        }
+        let (a, b) = try #require(pair, "no 31-bit tag collision among 400,000 keys")
+        let t0 = h.clock.nowMilliseconds()
+        // Different deadlines: a's record fires first and may find b; b must survive it.
+        #expect(h.run("SET", a, "1", "PX", "1000") == "+OK\r\n")
+        #expect(h.run("SET", b, "2", "PX", "5000") == "+OK\r\n")
+        h.clock.set(milliseconds: t0 + 1_020)
+        h.expireUntilIdle()
+        #expect(!h.isStored(a))
+        #expect(h.run("GET", b) == "$1\r\n2\r\n")
+        h.clock.set(milliseconds: t0 + 5_020)
+        h.expireUntilIdle()
+        #expect(!h.isStored(b))
+        // Same deadline: both go. Then a stale record (a deleted, b re-created later with a
+        // longer TTL) must not take b early.
+        h.run("SET", a, "1", "PX", "1000")
+        h.run("SET", b, "2", "PX", "1000")
+        h.clock.advance(milliseconds: 1_020)
+        h.expireUntilIdle()
+        #expect(!h.isStored(a) && !h.isStored(b))
+        h.run("SET", a, "1", "PX", "1000")
+        h.run("DEL", a)
+        h.run("SET", b, "2", "PX", "3000")
+        h.clock.advance(milliseconds: 1_020)
+        h.expireUntilIdle()
+        #expect(h.run("GET", b) == "$1\r\n2\r\n")
+        h.clock.advance(milliseconds: 2_000)
+        h.expireUntilIdle()
+        #expect(!h.isStored(b))
+        #expect(h.wheelRecords == 0)
+    }
 }
