@@ -37,10 +37,11 @@ public enum PackedLimits {
 }
 
 public struct HashValue: Sendable {
-    var packed = PackedList()
     /// The table form, boxed with its byte count so `approximateBytes` stays O(1) (the key
     /// space's memory accounting asks on every write). Copy-on-write like any collection.
+    /// Declared before `packed` so the struct packs into 20 bytes (see PackedList.elements).
     private var box: HashTable? = nil
+    var packed = PackedList()
 
     public init() {}
 
@@ -204,9 +205,9 @@ final class SetTable: @unchecked Sendable {
 }
 
 public struct SetValue: Sendable {
-    var packed = PackedList()
-    /// The table form and its byte count (see HashValue).
+    /// The table form and its byte count (see HashValue; declared first for the same reason).
     private var box: SetTable? = nil
+    var packed = PackedList()
 
     public init() {}
 
@@ -302,8 +303,8 @@ public struct SetValue: Sendable {
 public struct Entry: Sendable {
     public var value: Value
     /// The LRU clock (`Entry.lruTick`) when the key was last read or written, for the LRU
-    /// eviction policies. Declared right after `value` so it sits in the padding before
-    /// `expireAt`: the entry stays 48 bytes.
+    /// eviction policies. Declared right after `value` (20 bytes) so it sits in the padding
+    /// before `expireAt`: the entry is 40 bytes, a KeyTable slot 56 (KeyTableTests checks).
     var accessed: UInt32 = 0
     /// Unix milliseconds; 0 means no TTL.
     public var expireAt: Int64 = 0
@@ -327,14 +328,12 @@ public struct Entry: Sendable {
         UInt32(truncatingIfNeeded: now >> 10)
     }
 
-    /// The table's share per key: a Swift Dictionary bucket holds a Key and this 48-byte entry
-    /// at a load factor between 3/8 and 3/4 (0.46 for a typical shard of a few hundred thousand
-    /// keys): ~120 bytes, measured against mallinfo when a Key was an 8-byte reference. Key's
-    /// digest made it 16 bytes (and a wheel record 32); these two constants were kept, and the
-    /// accounted dataset measured 0.99x of used_memory after that change (docs/BENCHMARKS.md,
-    /// "Memory per session"), inside the 10% the accounting aims for.
-    static let slotBytes = 120
-    /// A key with a TTL has one timer-wheel record in a slot array with some slack.
+    /// The table's share per key: a 56-byte KeyTable slot at a load factor between 7/16 and
+    /// 7/8 (0.57 for the 600,000 keys of the memory benchmark over 256 shards): ~100 bytes.
+    /// With the wheel record below, the accounted dataset measured 0.99-1.00x of the
+    /// allocator's growth (docs/BENCHMARKS.md, "Memory per session").
+    static let slotBytes = 100
+    /// A key with a TTL has one 16-byte timer-wheel record in a slot array with some slack.
     static let wheelRecordBytes = 20
 
     /// What the memory accounting charges for this entry under `key`, O(1): the table slot,

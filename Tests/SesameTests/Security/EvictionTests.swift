@@ -92,8 +92,8 @@ private let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
 @Suite struct MemoryAccountingTests {
     @Test func entryStaysSmall() {
         // The LRU clock lives in padding: adding it must not grow the per-key entry.
-        #expect(MemoryLayout<Entry>.size == 48)
-        #expect(MemoryLayout<Entry>.stride == 48)
+        #expect(MemoryLayout<Entry>.size == 40)
+        #expect(MemoryLayout<Entry>.stride == 40)
     }
 
     @Test func accountingFollowsEveryKindOfChange() {

@@ -140,6 +140,15 @@ import Testing
         check(t, oracle)
     }
 
+    /// The slot size is most of the per-key table cost (docs/BENCHMARKS.md, memory per
+    /// session): a field added to Entry or Value that grows it should be a decision.
+    @Test func slotLayout() {
+        #expect(MemoryLayout<Value>.size == 20)
+        #expect(MemoryLayout<Entry>.size == 40)
+        #expect(MemoryLayout<KeyTableSlot>.stride == 56)
+        #expect(MemoryLayout<WheelRecord>.stride == 16)
+    }
+
     @Test func occupiedSlotsAreTheKeys() {
         var t = KeyTable()
         for n in 0..<300 { t[Key("k\(n)")] = entry(n) }
