@@ -1,26 +1,79 @@
 // One database's keys in one shard: an open-addressing hash table (Robin Hood probing,
-// backward-shift deletion) whose slot holds the key, a 32-bit hash tag and the entry together.
+// backward-shift deletion) of 16-byte slots, each a 31-bit hash tag and a pointer to the key's
+// node: one allocation holding the entry and the key's bytes.
 //
-// Why not Dictionary<Key, Entry>: a Dictionary keeps an occupancy bitmap, a keys array and a
-// values array apart, so a lookup of a key not in cache misses on the bitmap word, on the
-// keys-array slot, on the key's bytes and then on the values-array slot before it reaches the
-// value: perf put ~21% of server time at pipeline 16 in Dictionary.find, nearly all of it those
-// misses. Here one 64-byte slot holds the tag, the key reference and the entry: a probe reads
-// one cache line, compares 32 bits of hash, and only a matching tag reads the key's bytes.
+// Why not Dictionary<Key, Entry>: a Dictionary keeps an occupancy bitmap, a keys array, a
+// values array and every key's own byte array apart, so a lookup of a key not in cache misses
+// on the bitmap word, the keys-array slot, the key's bytes and the values-array slot before it
+// reaches the value (perf: ~21% of server time at pipeline 16 in Dictionary.find, nearly all
+// those misses), and each key costs a bucket at a load factor of 3/8-3/4 plus a 32-byte array
+// header. Here a probe reads 16-byte slots (four to a cache line), compares 32 bits of hash,
+// and only a matching tag touches the node, where the key's bytes sit next to its entry.
+// Per key: ~28 bytes of slots plus one malloc chunk of 44 + key length bytes.
 //
-// Value semantics (copy on write) as a Dictionary's: the AOF rewriter snapshots every table
-// under the shard locks and reads the snapshot on its own thread while the shard goes on.
+// Nodes are raw memory owned by the table: no reference counting on any lookup, and a node is
+// never shared between tables. Value semantics (copy on write) as a Dictionary's: the AOF
+// rewriter snapshots every table under the shard locks and reads the snapshot on its own
+// thread while the shard goes on; the first change after a snapshot copies the slots and the
+// nodes (entries are copied, so values are shared copy-on-write as before).
 
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// One slot. `tag` is 0 when the slot is empty; then `key` and `entry` are uninitialized
-/// memory. Otherwise its top bit is set and its other bits are the key's hash: the home slot
-/// is `tag & mask`, so a slot's probe distance needs no rehash.
+/// A key's node: its Entry, then the key's length (UInt32), then its bytes.
+enum KeyNode {
+    static let lengthOffset = MemoryLayout<Entry>.stride
+    static let bytesOffset = lengthOffset + 4
+
+    @inline(__always)
+    static func make(_ key: UnsafeRawBufferPointer, _ entry: Entry) -> UnsafeMutableRawPointer {
+        let node = UnsafeMutableRawPointer.allocate(byteCount: bytesOffset + key.count, alignment: 8)
+        node.initializeMemory(as: Entry.self, to: entry)
+        node.storeBytes(of: UInt32(key.count), toByteOffset: lengthOffset, as: UInt32.self)
+        if key.count > 0 { (node + bytesOffset).copyMemory(from: key.baseAddress!, byteCount: key.count) }
+        return node
+    }
+
+    @inline(__always)
+    static func entry(_ node: UnsafeMutableRawPointer) -> UnsafeMutablePointer<Entry> {
+        node.assumingMemoryBound(to: Entry.self)
+    }
+
+    @inline(__always)
+    static func key(_ node: UnsafeMutableRawPointer) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: node + bytesOffset,
+                               count: Int(node.load(fromByteOffset: lengthOffset, as: UInt32.self)))
+    }
+
+    @inline(__always)
+    static func matches(_ node: UnsafeMutableRawPointer, _ key: UnsafeRawBufferPointer) -> Bool {
+        let n = Int(node.load(fromByteOffset: lengthOffset, as: UInt32.self))
+        return n == key.count && (n == 0 || memcmp(node + bytesOffset, key.baseAddress!, n) == 0)
+    }
+
+    /// Frees a node whose entry was already moved out.
+    @inline(__always)
+    static func freeMoved(_ node: UnsafeMutableRawPointer) { node.deallocate() }
+
+    @inline(__always)
+    static func free(_ node: UnsafeMutableRawPointer) {
+        entry(node).deinitialize(count: 1)
+        node.deallocate()
+    }
+
+    /// Bytes the memory accounting charges for a node with a key of `keyLength` bytes.
+    @inline(__always)
+    static func cost(keyLength: Int) -> Int { mallocChunk(bytesOffset + keyLength) }
+}
+
+/// One slot: `tag` 0 means empty. Otherwise its top bit is set and its other bits are the
+/// key's hash: the home slot is `tag & mask`, so a slot's probe distance needs no rehash.
 @usableFromInline
 struct KeyTableSlot {
-    var key: Key
     var tag: UInt32
-    var entry: Entry
+    var node: UnsafeMutableRawPointer?
 }
 
 @usableFromInline
@@ -33,7 +86,7 @@ final class KeyTableStorage: @unchecked Sendable {
     init(capacity: Int) {
         precondition(capacity > 0 && capacity & (capacity - 1) == 0)
         slots = .allocate(capacity: capacity)
-        for i in 0..<capacity { (slots + i).pointer(to: \.tag)!.initialize(to: 0) }
+        slots.initialize(repeating: KeyTableSlot(tag: 0, node: nil), count: capacity)
         mask = capacity - 1
     }
 
@@ -49,10 +102,13 @@ final class KeyTableStorage: @unchecked Sendable {
     /// whose occupant is nearer its home than the probe is.
     var growthLimit: Int { capacity - capacity / 8 }
 
+    /// A deep copy: same slots, new nodes (entries copied, so values are shared copy-on-write).
     func copy() -> KeyTableStorage {
         let s = KeyTableStorage(capacity: capacity)
         for i in 0...mask where slots[i].tag != 0 {
-            (s.slots + i).initialize(to: slots[i])
+            let node = slots[i].node!
+            s.slots[i] = KeyTableSlot(tag: slots[i].tag,
+                                      node: KeyNode.make(KeyNode.key(node), KeyNode.entry(node).pointee))
         }
         s.count = count
         return s
@@ -60,7 +116,7 @@ final class KeyTableStorage: @unchecked Sendable {
 
     deinit {
         if count > 0 {
-            for i in 0...mask where slots[i].tag != 0 { (slots + i).deinitialize(count: 1) }
+            for i in 0...mask where slots[i].tag != 0 { KeyNode.free(slots[i].node!) }
         }
         slots.deallocate()
     }
@@ -116,7 +172,7 @@ public struct KeyTable: Sendable {
         while true {
             let st = slots[i].tag
             if st == 0 { return nil }
-            if st == t && test(UnsafePointer(slots.advanced(by: i).pointer(to: \.entry)!)) { return i }
+            if st == t && test(UnsafePointer(KeyNode.entry(slots[i].node!))) { return i }
             if (i &- Int(st)) & mask < distance { return nil }
             i = (i &+ 1) & mask
             distance &+= 1
@@ -132,24 +188,26 @@ public struct KeyTable: Sendable {
     @inline(__always)
     private func find(_ key: Key, _ t: UInt32) -> Int? {
         let slots = storage.slots, mask = storage.mask
-        var i = Int(t) & mask
-        var distance = 0
-        while true {
-            let st = slots[i].tag
-            if st == 0 { return nil }
-            if st == t && slots[i].key == key { return i }
-            // Robin Hood invariant: a key lives no farther from home than any occupant it
-            // passed, so an occupant nearer its own home means the key is absent.
-            if (i &- Int(st)) & mask < distance { return nil }
-            i = (i &+ 1) & mask
-            distance &+= 1
+        return key.bytes.withUnsafeBytes { k -> Int? in
+            var i = Int(t) & mask
+            var distance = 0
+            while true {
+                let st = slots[i].tag
+                if st == 0 { return nil }
+                if st == t && KeyNode.matches(slots[i].node!, k) { return i }
+                // Robin Hood invariant: a key lives no farther from home than any occupant it
+                // passed, so an occupant nearer its own home means the key is absent.
+                if (i &- Int(st)) & mask < distance { return nil }
+                i = (i &+ 1) & mask
+                distance &+= 1
+            }
         }
     }
 
     public subscript(key: Key) -> Entry? {
         get {
             guard let i = index(forKey: key) else { return nil }
-            return storage.slots[i].entry
+            return KeyNode.entry(storage.slots[i].node!).pointee
         }
         set {
             if let e = newValue { update(key, e) } else { removeValue(forKey: key) }
@@ -157,25 +215,23 @@ public struct KeyTable: Sendable {
     }
 
     /// Read, write, insert or delete with one probe: `body` gets the key's entry (nil when
-    /// absent) moved out of its slot (no copy, no retain) and its result is moved back, or the
-    /// slot is removed, or the key inserted. A closure rather than a `_modify` accessor: the
-    /// coroutine was not inlined and cost ~120 instructions per write under callgrind.
-    /// `body` must not touch this table.
+    /// absent) moved out of its node (no copy, no retain) and its result is moved back, or the
+    /// key removed, or inserted. A closure rather than a `_modify` accessor: the coroutine was
+    /// not inlined and cost ~300 instructions per write under callgrind. `body` must not touch
+    /// this table.
     @inline(__always)
     public mutating func modify<R>(_ key: Key, _ body: (inout Entry?) -> R) -> R {
         makeUnique()
         let t = tag(of: key)
         if let i = find(key, t) {
-            let p = storage.slots + i
-            var value: Entry? = p.pointer(to: \.entry)!.move()
+            let node = storage.slots[i].node!
+            var value: Entry? = KeyNode.entry(node).move()
             let r = body(&value)
             if let e = value {
-                p.pointer(to: \.entry)!.initialize(to: e)
+                KeyNode.entry(node).initialize(to: e)
             } else {
-                p.pointer(to: \.key)!.deinitialize(count: 1)
-                p.pointer(to: \.tag)!.pointee = 0
-                storage.count -= 1
-                closeGap(at: i)
+                KeyNode.freeMoved(node)
+                vacate(i)
             }
             return r
         }
@@ -190,7 +246,7 @@ public struct KeyTable: Sendable {
         makeUnique()
         let t = tag(of: key)
         if let i = find(key, t) {
-            storage.slots[i].entry = entry
+            KeyNode.entry(storage.slots[i].node!).pointee = entry
         } else {
             insertNew(key, t, entry)
         }
@@ -199,53 +255,66 @@ public struct KeyTable: Sendable {
     @discardableResult
     public mutating func removeValue(forKey key: Key) -> Entry? {
         guard let i = index(forKey: key) else { return nil }
-        return remove(at: i).entry
+        makeUnique()
+        let node = storage.slots[i].node!
+        let entry = KeyNode.entry(node).move()
+        KeyNode.freeMoved(node)
+        vacate(i)
+        return entry
     }
 
-    /// Removes the occupant of slot `i` (from `index(forKey:)`); later slots may move back,
-    /// so slot numbers taken before are stale afterwards.
+    /// Removes the key in slot `i` (from `index(forKey:)`); later slots may move back, so slot
+    /// numbers taken before are stale afterwards. Returns the key (a new array: nodes hold the
+    /// bytes) and its entry.
     @discardableResult
     public mutating func remove(at i: Int) -> (key: Key, entry: Entry) {
         makeUnique()
-        let p = storage.slots + i
-        precondition(p.pointee.tag != 0, "KeyTable.remove(at:) of an empty slot")
-        let key = p.pointer(to: \.key)!.move()
-        let entry = p.pointer(to: \.entry)!.move()
-        p.pointer(to: \.tag)!.pointee = 0
-        storage.count -= 1
-        closeGap(at: i)
+        precondition(storage.slots[i].tag != 0, "KeyTable.remove(at:) of an empty slot")
+        let node = storage.slots[i].node!
+        let key = Key(KeyNode.key(node))
+        let entry = KeyNode.entry(node).move()
+        KeyNode.freeMoved(node)
+        vacate(i)
         return (key, entry)
     }
 
-    /// Backward-shift deletion: occupants after the hole that are not at home move back one
-    /// slot, so no tombstones are left and probe lengths stay as if the key never existed.
+    /// Empties slot `i` (its node already freed) and closes the gap: backward-shift deletion.
+    /// Occupants after the hole that are not at home move back one slot, so no tombstones are
+    /// left and probe lengths stay as if the key never existed.
     @inline(__always)
-    private func closeGap(at hole: Int) {
+    private func vacate(_ i: Int) {
         let slots = storage.slots, mask = storage.mask
-        var hole = hole
+        storage.count -= 1
+        var hole = i
         while true {
             let next = (hole &+ 1) & mask
             let t = slots[next].tag
-            if t == 0 || (next &- Int(t)) & mask == 0 { return }
-            (slots + hole).moveInitialize(from: slots + next, count: 1)
-            slots[next].tag = 0
+            if t == 0 || (next &- Int(t)) & mask == 0 { break }
+            slots[hole] = slots[next]
             hole = next
         }
+        slots[hole] = KeyTableSlot(tag: 0, node: nil)
     }
 
     /// Inserts a key known to be absent.
     private mutating func insertNew(_ key: Key, _ t: UInt32, _ entry: Entry) {
         if storage.count >= storage.growthLimit { grow() }
-        var carried = KeyTableSlot(key: key, tag: t, entry: entry)
-        let s = storage
-        let slots = s.slots, mask = s.mask
-        var i = Int(t) & mask
+        let node = key.bytes.withUnsafeBytes { KeyNode.make($0, entry) }
+        place(KeyTableSlot(tag: t, node: node))
+        storage.count += 1
+    }
+
+    /// Robin Hood placement of a slot whose key is absent (room is there).
+    @inline(__always)
+    private func place(_ slot: KeyTableSlot) {
+        var carried = slot
+        let slots = storage.slots, mask = storage.mask
+        var i = Int(carried.tag) & mask
         var distance = 0
         while true {
             let st = slots[i].tag
             if st == 0 {
-                (slots + i).initialize(to: carried)
-                s.count += 1
+                slots[i] = carried
                 return
             }
             let theirs = (i &- Int(st)) & mask
@@ -260,41 +329,17 @@ public struct KeyTable: Sendable {
         }
     }
 
+    /// Doubles the slots; nodes stay where they are (tags do not depend on the capacity).
     private mutating func grow() {
         let old = storage
         let fresh = KeyTableStorage(capacity: old.capacity * 2)
         storage = fresh
         for i in 0...old.mask where old.slots[i].tag != 0 {
-            let slot = (old.slots + i).move()
-            old.slots[i].tag = 0
-            insertMoved(slot)
+            place(old.slots[i])
+            old.slots[i] = KeyTableSlot(tag: 0, node: nil)
         }
+        fresh.count = old.count
         old.count = 0
-    }
-
-    /// insertNew without the growth check, for slots moved by grow() (tags stay valid: they
-    /// depend on the seed, not on the capacity).
-    private func insertMoved(_ slot: KeyTableSlot) {
-        var carried = slot
-        let s = storage
-        let slots = s.slots, mask = s.mask
-        var i = Int(carried.tag) & mask
-        var distance = 0
-        while true {
-            let st = slots[i].tag
-            if st == 0 {
-                (slots + i).initialize(to: carried)
-                s.count += 1
-                return
-            }
-            let theirs = (i &- Int(st)) & mask
-            if theirs < distance {
-                swap(&carried, &slots[i])
-                distance = theirs
-            }
-            i = (i &+ 1) & mask
-            distance &+= 1
-        }
     }
 
     @inline(__always)
@@ -306,21 +351,24 @@ public struct KeyTable: Sendable {
 
     // MARK: - Slot access (slot numbers from index(forKey:), valid until the next change)
 
-    public func key(at i: Int) -> Key { storage.slots[i].key }
-    public func entry(at i: Int) -> Entry { storage.slots[i].entry }
+    /// The key in slot `i`, as a new Key (nodes hold the bytes; this allocates).
+    public func key(at i: Int) -> Key { Key(KeyNode.key(storage.slots[i].node!)) }
+    /// The bytes of the key in slot `i`, in place (no allocation), valid until the next change.
+    func keyBytes(at i: Int) -> UnsafeRawBufferPointer { KeyNode.key(storage.slots[i].node!) }
+    public func entry(at i: Int) -> Entry { KeyNode.entry(storage.slots[i].node!).pointee }
 
     /// The entry in slot `i`, to read in place (no copy, no retain of its value). Valid until
     /// the table next changes; never write through it (the storage may be shared).
     @inline(__always)
     func readEntry(at i: Int) -> UnsafePointer<Entry> {
-        UnsafePointer(storage.slots.advanced(by: i).pointer(to: \.entry)!)
+        UnsafePointer(KeyNode.entry(storage.slots[i].node!))
     }
 
     /// In-place access to the entry in slot `i`; `body` must not change the table.
     @inline(__always)
     public mutating func withEntry<R>(at i: Int, _ body: (inout Entry) -> R) -> R {
         makeUnique()
-        return body(&storage.slots[i].entry)
+        return body(&KeyNode.entry(storage.slots[i].node!).pointee)
     }
 
     /// Whether slot `i` (0 ..< slotCount) holds a key: for sampling from a random point.
@@ -329,18 +377,30 @@ public struct KeyTable: Sendable {
 
     public var keys: [Key] { map(\.key) }
 
+    /// Calls `body` with every key's bytes (in place) and entry, without allocating.
+    func forEachInPlace(_ body: (UnsafeRawBufferPointer, UnsafePointer<Entry>) -> Void) {
+        let s = storage
+        for i in 0...s.mask where s.slots[i].tag != 0 {
+            let node = s.slots[i].node!
+            body(KeyNode.key(node), UnsafePointer(KeyNode.entry(node)))
+        }
+    }
+
     public mutating func removeAll() { self = KeyTable(seed: seed) }
 }
 
 extension KeyTable: Sequence {
+    /// Yields each key (a new Key per element: nodes hold the bytes) and a copy of its entry.
     public struct Iterator: IteratorProtocol {
         let storage: KeyTableStorage
         var i = 0
         public mutating func next() -> (key: Key, value: Entry)? {
             while i <= storage.mask {
-                let p = storage.slots + i
+                let slot = storage.slots[i]
                 i += 1
-                if p.pointee.tag != 0 { return (p.pointee.key, p.pointee.entry) }
+                if slot.tag != 0 {
+                    return (Key(KeyNode.key(slot.node!)), KeyNode.entry(slot.node!).pointee)
+                }
             }
             return nil
         }

@@ -353,7 +353,7 @@ public final class Shard: @unchecked Sendable {
         }
         for i in tables.indices where db == nil || i == db! {
             var freed = 0
-            for (k, e) in tables[i] { freed += e.cost(k) }
+            tables[i].forEachInPlace { k, e in freed += e.pointee.cost(keyLength: k.count) }
             account(-freed)
             volatileKeys[i] = 0
             evictionHand[i] = 0

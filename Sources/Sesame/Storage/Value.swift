@@ -328,21 +328,23 @@ public struct Entry: Sendable {
         UInt32(truncatingIfNeeded: now >> 10)
     }
 
-    /// The table's share per key: a 56-byte KeyTable slot at a load factor between 7/16 and
-    /// 7/8 (0.57 for the 600,000 keys of the memory benchmark over 256 shards): ~100 bytes.
-    /// With the wheel record below, the accounted dataset measured 0.99-1.00x of the
-    /// allocator's growth (docs/BENCHMARKS.md, "Memory per session").
-    static let slotBytes = 100
+    /// The table's share per key: 16 bytes of KeyTable slots at a load factor between 7/16
+    /// and 7/8 (0.57 for the 600,000 keys of the memory benchmark over 256 shards): ~28 bytes.
+    /// With the node and the wheel record below, the accounted dataset is measured against
+    /// the allocator in docs/BENCHMARKS.md ("Memory per session").
+    static let slotBytes = 28
     /// A key with a TTL has one 16-byte timer-wheel record in a slot array with some slack.
     static let wheelRecordBytes = 20
 
     /// What the memory accounting charges for this entry under `key`, O(1): the table slot,
-    /// the malloc chunks of the key's array and of the value, and the wheel record. Charging
-    /// chunk sizes (glibc: 8-byte header, 16-byte granularity) instead of payload bytes keeps
-    /// MEMORY USAGE and maxmemory's measure within ~10% of the allocator's figure; the earlier
-    /// payload-only sum was 28% under it for the session model.
-    @inline(__always) func cost(_ key: Key) -> Int {
-        Entry.slotBytes + mallocChunk(32 + key.bytes.count) + value.approximateBytes
+    /// the malloc chunks of the key's node (entry and key bytes) and of the value, and the
+    /// wheel record. Charging chunk sizes (glibc: 8-byte header, 16-byte granularity) instead
+    /// of payload bytes keeps MEMORY USAGE and maxmemory's measure within ~10% of the
+    /// allocator's figure; the earlier payload-only sum was 28% under it for the session model.
+    @inline(__always) func cost(_ key: Key) -> Int { cost(keyLength: key.bytes.count) }
+
+    @inline(__always) func cost(keyLength: Int) -> Int {
+        Entry.slotBytes + KeyNode.cost(keyLength: keyLength) + value.approximateBytes
             + (expireAt != 0 ? Entry.wheelRecordBytes : 0)
     }
 }

@@ -145,7 +145,8 @@ import Testing
     @Test func slotLayout() {
         #expect(MemoryLayout<Value>.size == 20)
         #expect(MemoryLayout<Entry>.size == 40)
-        #expect(MemoryLayout<KeyTableSlot>.stride == 56)
+        #expect(MemoryLayout<KeyTableSlot>.stride == 16)
+        #expect(KeyNode.bytesOffset == 44)
         #expect(MemoryLayout<WheelRecord>.stride == 16)
     }
 
