@@ -39,6 +39,27 @@ func getCommand(_ c: Client, _ args: Arguments) {
     }
 }
 
+/// SET over a string whose buffer is the same malloc chunk size as the new value's: the new
+/// bytes go into the old buffer (no malloc, no free; the accounting, which charges chunk
+/// sizes, is unchanged). Session stores re-save the same key with a value of about the same
+/// size on every request. Takes the old value out of `slot` (the caller overwrites the entry
+/// next); nil when it is not a string or the sizes differ. A buffer shared with a snapshot is
+/// copied by the write, as any copy-on-write array.
+@inline(__always)
+private func reusedStringStorage(_ slot: inout Entry?, for new: UnsafeRawBufferPointer) -> [UInt8]? {
+    guard slot != nil, case .string(let old) = slot!.value,
+          mallocChunk(32 + old.count) == mallocChunk(32 + new.count) else { return nil }
+    _ = old
+    guard case .string(var bytes) = slot!.takeValue() else { return nil }
+    if bytes.count == new.count {
+        bytes.withUnsafeMutableBytes { if new.count > 0 { $0.baseAddress!.copyMemory(from: new.baseAddress!, byteCount: new.count) } }
+    } else {
+        bytes.removeAll(keepingCapacity: true)
+        bytes.append(contentsOf: new)
+    }
+    return bytes
+}
+
 private struct SetOptions {
     var nx = false, xx = false, get = false, keepTTL = false
     /// Which expiry option was given: 0 none, 1 EX, 2 PX, 3 EXAT, 4 PXAT; and its argument index.
@@ -84,7 +105,7 @@ func setCommand(_ c: Client, _ args: Arguments) {
                 if !o.get { c.reply.null() }
                 return
             }
-            var entry = Entry(value: .string(args.bytes(2)), expireAt: expireAt)
+            var entry = Entry(value: .string(reusedStringStorage(&slot, for: args[2]) ?? args.bytes(2)), expireAt: expireAt)
             if o.keepTTL, let old = slot { entry.expireAt = old.expireAt }
             shard.overwrite(c.db, key, &slot, with: entry)
             written = true

@@ -316,6 +316,14 @@ public struct Entry: Sendable {
         self.expireAt = expireAt
     }
 
+    /// The value, moved out (an empty string is left): so a caller can write into its storage
+    /// without a copy on write.
+    @inline(__always) mutating func takeValue() -> Value {
+        var v = Value.string([])
+        swap(&v, &value)
+        return v
+    }
+
     /// Redis's keyIsExpired: a key lives through its deadline millisecond and is gone after it
     /// (PTTL counts down ..., 1, 0, then -2).
     @inline(__always) public func isExpired(_ now: Int64) -> Bool {
