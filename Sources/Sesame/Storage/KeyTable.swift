@@ -232,6 +232,7 @@ public struct KeyTable: Sendable {
             } else {
                 KeyNode.freeMoved(node)
                 vacate(i)
+                shrinkIfSparse()
             }
             return r
         }
@@ -260,6 +261,7 @@ public struct KeyTable: Sendable {
         let entry = KeyNode.entry(node).move()
         KeyNode.freeMoved(node)
         vacate(i)
+        shrinkIfSparse()
         return entry
     }
 
@@ -275,6 +277,7 @@ public struct KeyTable: Sendable {
         let entry = KeyNode.entry(node).move()
         KeyNode.freeMoved(node)
         vacate(i)
+        shrinkIfSparse()
         return (key, entry)
     }
 
@@ -329,10 +332,23 @@ public struct KeyTable: Sendable {
         }
     }
 
-    /// Doubles the slots; nodes stay where they are (tags do not depend on the capacity).
-    private mutating func grow() {
+    private mutating func grow() { resize(to: storage.capacity * 2) }
+
+    /// After a deletion: a table below 1/16 full shrinks to a quarter of its slots (so back to
+    /// 1/4 full, and it takes as many deletions again to shrink once more): a million keys
+    /// that expired must not leave 16 MB of empty slots behind, as a Dictionary (which never
+    /// shrinks) did. A shrink rehashes ~capacity/16 slots, so deletions stay amortised O(1).
+    @inline(__always)
+    private mutating func shrinkIfSparse() {
+        let s = storage
+        if s.count < s.capacity / 16 && s.capacity > 64 { resize(to: s.capacity / 4) }
+    }
+
+    /// Moves every slot into a new array of `capacity` slots; nodes stay where they are (tags
+    /// do not depend on the capacity).
+    private mutating func resize(to capacity: Int) {
         let old = storage
-        let fresh = KeyTableStorage(capacity: old.capacity * 2)
+        let fresh = KeyTableStorage(capacity: capacity)
         storage = fresh
         for i in 0...old.mask where old.slots[i].tag != 0 {
             place(old.slots[i])

@@ -150,6 +150,26 @@ import Testing
         #expect(MemoryLayout<WheelRecord>.stride == 16)
     }
 
+    @Test func shrinksWhenSparse() {
+        var t = KeyTable()
+        for n in 0..<10_000 { t[Key("k\(n)")] = entry(n) }
+        let full = t.capacity
+        #expect(full >= 16_384)
+        for n in 0..<9_990 { t.removeValue(forKey: Key("k\(n)")) }
+        #expect(t.capacity <= 256, "capacity \(t.capacity) after deleting 9,990 of 10,000 keys")
+        var oracle: [String: Int64] = [:]
+        for n in 9_990..<10_000 { oracle["k\(n)"] = Int64(n) }
+        check(t, oracle)
+        // Deleting through remove(at:) and modify shrinks too, and the table still grows again.
+        for n in 0..<5_000 { t[Key("x\(n)")] = entry(n); oracle["x\(n)"] = Int64(n) }
+        for n in 0..<4_990 {
+            if n % 2 == 0 { t.remove(at: t.index(forKey: Key("x\(n)"))!) } else { t.modify(Key("x\(n)")) { $0 = nil } }
+            oracle["x\(n)"] = nil
+        }
+        #expect(t.capacity <= 512)
+        check(t, oracle)
+    }
+
     @Test func occupiedSlotsAreTheKeys() {
         var t = KeyTable()
         for n in 0..<300 { t[Key("k\(n)")] = entry(n) }
