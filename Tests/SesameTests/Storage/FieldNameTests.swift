@@ -1,3 +1,4 @@
+import Synchronization
 import Testing
 @testable import Sesame
 
@@ -89,4 +90,45 @@ import Testing
         // Unless other tests filled the shared table first, all seven are interned.
         #expect(interned.count == names.count || FieldNameTable.shared.names == FieldNameTable.capacity)
     }
+
+    /// Four threads intern overlapping names into one table at once: every name gets one id,
+    /// the same on every thread, and the table never passes its capacity (run under TSan too).
+    @Test func concurrentInterningAgrees() {
+        let t = FieldNameTable()
+        let letters = Array("abcdefghijklmnopqrstuvwxyz")
+        let names: [String] = (0..<400).map { (i: Int) -> String in
+            "name" + String(letters[i % 26]) + String(letters[(i / 26) % 26])
+        }
+        let results = (0..<4).map { _ in Locked([String: Int?]()) }
+        let finished = runThreads(4) { thread in
+            var seen: [String: Int?] = [:]
+            for k in 0..<names.count {
+                let name = names[(k * (thread + 1) * 7) % names.count]
+                let id = Array(name.utf8).withUnsafeBytes { t.intern($0) }
+                if let earlier = seen[name] { precondition(earlier == id, "\(name) changed id") }
+                seen[name] = id
+            }
+            results[thread].set(seen)
+        }
+        #expect(finished)
+        #expect(t.names == FieldNameTable.capacity)
+        var byName: [String: Int] = [:]
+        for r in results {
+            for (name, id) in r.get() {
+                guard let id else { continue }
+                if let other = byName[name] { #expect(other == id, "\(name): \(other) vs \(id)") }
+                byName[name] = id
+                #expect(String(decoding: t.name(id), as: UTF8.self) == name)
+            }
+        }
+        #expect(Set(byName.values).count == byName.count, "two names share an id")
+    }
+}
+
+/// A value behind a lock, for collecting results from test threads.
+private final class Locked<T: Sendable>: Sendable {
+    private let value: Mutex<T>
+    init(_ value: T) { self.value = Mutex(value) }
+    func set(_ v: T) { value.withLock { $0 = v } }
+    func get() -> T { value.withLock { $0 } }
 }
