@@ -47,10 +47,9 @@ func getCommand(_ c: Client, _ args: Arguments) {
 /// copied by the write, as any copy-on-write array.
 @inline(__always)
 private func reusedStringStorage(_ slot: inout Entry?, for new: UnsafeRawBufferPointer) -> [UInt8]? {
-    guard slot != nil, case .string(let old) = slot!.value,
-          mallocChunk(32 + old.count) == mallocChunk(32 + new.count) else { return nil }
-    _ = old
-    guard case .string(var bytes) = slot!.takeValue() else { return nil }
+    guard slot != nil, let oldCount = slot!.value.withStringBytes({ $0.count }),
+          mallocChunk(32 + oldCount) == mallocChunk(32 + new.count),
+          case .string(var bytes) = slot!.takeValue() else { return nil }
     if bytes.count == new.count {
         bytes.withUnsafeMutableBytes { if new.count > 0 { $0.baseAddress!.copyMemory(from: new.baseAddress!, byteCount: new.count) } }
     } else {

@@ -4,12 +4,13 @@
 public struct Key: Hashable, Sendable {
     public let bytes: [UInt8]
     /// A cheap digest of the bytes (length, first and last 8 bytes), kept beside the reference
-    /// so `==` can tell most unequal keys apart without reading their bytes. The key table
-    /// (a Dictionary) compares the key of every bucket it probes; reading a probed key's bytes
-    /// is a cache miss, and perf showed ~20% of server time at pipeline 16 (SET, 100,000 keys)
-    /// on that one load in `Dictionary.find`. Not used for hashing: `hash(into:)` still feeds
-    /// all the bytes to the seeded SipHash, so colliding digests cost a compare, never a
-    /// weaker table.
+    /// so `==` can tell most unequal keys apart without reading their bytes. A Dictionary
+    /// keyed by Key (large hashes and sets, WATCH, client tracking) compares the key of every
+    /// bucket it probes, and reading a probed key's bytes is a cache miss: when the keyspace was
+    /// such a Dictionary, perf showed ~20% of server time at pipeline 16 on that one load. (The
+    /// keyspace's KeyTable compares its own 31-bit hash tags instead.) Not used for hashing:
+    /// `hash(into:)` still feeds all the bytes to the seeded SipHash, so colliding digests cost
+    /// a compare, never a weaker table.
     @usableFromInline let digest: UInt32
 
     @inline(__always) public init(_ bytes: [UInt8]) {

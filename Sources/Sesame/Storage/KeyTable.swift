@@ -371,8 +371,6 @@ public struct KeyTable: Sendable {
 
     /// The key in slot `i`, as a new Key (nodes hold the bytes; this allocates).
     public func key(at i: Int) -> Key { Key(KeyNode.key(storage.slots[i].node!)) }
-    /// The bytes of the key in slot `i`, in place (no allocation), valid until the next change.
-    func keyBytes(at i: Int) -> UnsafeRawBufferPointer { KeyNode.key(storage.slots[i].node!) }
     public func entry(at i: Int) -> Entry { KeyNode.entry(storage.slots[i].node!).pointee }
 
     /// The entry in slot `i`, to read in place (no copy, no retain of its value). Valid until

@@ -144,14 +144,8 @@ public final class Shard: @unchecked Sendable {
         return result
     }
 
-    /// Removes a key whose deadline passed (lazy or active expiry): counted, and WATCHers and
-    /// keyspace-notification subscribers are told.
-    @inline(__always)
-    func deleteExpired(_ db: Int, _ key: Key) {
-        guard let e = tables[db].removeValue(forKey: key) else { return }
-        expiredAfterRemoval(db, key, e)
-    }
-
+    /// Bookkeeping for a key removed because its deadline passed (lazy or active expiry):
+    /// counted, and WATCHers and keyspace-notification subscribers are told.
     @inline(__always)
     private func expiredAfterRemoval(_ db: Int, _ key: Key, _ e: Entry) {
         removed(db, key, e)
