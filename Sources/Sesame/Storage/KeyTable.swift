@@ -84,7 +84,9 @@ final class KeyTableStorage: @unchecked Sendable {
     var count = 0
 
     init(capacity: Int) {
-        precondition(capacity > 0 && capacity & (capacity - 1) == 0)
+        // A tag's top bit is always set, so a home slot (`tag & mask`) needs capacity <= 2^31
+        // (32 GB of slots: never reached, but checked rather than silently half used).
+        precondition(capacity > 0 && capacity & (capacity - 1) == 0 && capacity <= 1 << 31)
         slots = .allocate(capacity: capacity)
         slots.initialize(repeating: KeyTableSlot(tag: 0, node: nil), count: capacity)
         mask = capacity - 1
