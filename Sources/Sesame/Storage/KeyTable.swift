@@ -168,13 +168,21 @@ public struct KeyTable: Sendable {
     /// tag; `test` tells them apart as far as the caller needs.
     @inline(__always)
     func index(tag t: UInt32, where test: (UnsafePointer<Entry>) -> Bool) -> Int? {
+        probe(t) { test(UnsafePointer(KeyNode.entry($0))) }
+    }
+
+    /// The first slot of tag `t`'s probe sequence whose tag is `t` and whose node passes
+    /// `match`, or nil. Robin Hood invariant: a key lives no farther from home than any
+    /// occupant it passed, so an occupant nearer its own home ends the search.
+    @inline(__always)
+    private func probe(_ t: UInt32, _ match: (UnsafeMutableRawPointer) -> Bool) -> Int? {
         let slots = storage.slots, mask = storage.mask
         var i = Int(t) & mask
         var distance = 0
         while true {
             let st = slots[i].tag
             if st == 0 { return nil }
-            if st == t && test(UnsafePointer(KeyNode.entry(slots[i].node!))) { return i }
+            if st == t && match(slots[i].node!) { return i }
             if (i &- Int(st)) & mask < distance { return nil }
             i = (i &+ 1) & mask
             distance &+= 1
@@ -191,21 +199,7 @@ public struct KeyTable: Sendable {
 
     @inline(__always)
     private func find(_ key: Key, _ t: UInt32) -> Int? {
-        let slots = storage.slots, mask = storage.mask
-        return key.bytes.withUnsafeBytes { k -> Int? in
-            var i = Int(t) & mask
-            var distance = 0
-            while true {
-                let st = slots[i].tag
-                if st == 0 { return nil }
-                if st == t && KeyNode.matches(slots[i].node!, k) { return i }
-                // Robin Hood invariant: a key lives no farther from home than any occupant it
-                // passed, so an occupant nearer its own home means the key is absent.
-                if (i &- Int(st)) & mask < distance { return nil }
-                i = (i &+ 1) & mask
-                distance &+= 1
-            }
-        }
+        key.bytes.withUnsafeBytes { k in probe(t) { KeyNode.matches($0, k) } }
     }
 
     public subscript(key: Key) -> Entry? {
@@ -234,9 +228,7 @@ public struct KeyTable: Sendable {
             if let e = value {
                 KeyNode.entry(node).initialize(to: e)
             } else {
-                KeyNode.freeMoved(node)
-                vacate(i)
-                shrinkIfSparse()
+                discard(i)
             }
             return r
         }
@@ -261,11 +253,8 @@ public struct KeyTable: Sendable {
     public mutating func removeValue(forKey key: Key) -> Entry? {
         guard let i = index(forKey: key) else { return nil }
         makeUnique()
-        let node = storage.slots[i].node!
-        let entry = KeyNode.entry(node).move()
-        KeyNode.freeMoved(node)
-        vacate(i)
-        shrinkIfSparse()
+        let entry = KeyNode.entry(storage.slots[i].node!).move()
+        discard(i)
         return entry
     }
 
@@ -279,10 +268,17 @@ public struct KeyTable: Sendable {
         let node = storage.slots[i].node!
         let key = Key(KeyNode.key(node))
         let entry = KeyNode.entry(node).move()
-        KeyNode.freeMoved(node)
+        discard(i)
+        return (key, entry)
+    }
+
+    /// Frees the node in slot `i` (its entry already moved out), empties the slot and shrinks
+    /// the table when it became sparse: the end of every removal.
+    @inline(__always)
+    private mutating func discard(_ i: Int) {
+        KeyNode.freeMoved(storage.slots[i].node!)
         vacate(i)
         shrinkIfSparse()
-        return (key, entry)
     }
 
     /// Empties slot `i` (its node already freed) and closes the gap: backward-shift deletion.

@@ -137,11 +137,16 @@ public final class Shard: @unchecked Sendable {
             if e.accessed != tick { e.accessed = tick }
             return body(&e)
         }
-        if expired {
-            let (k, e) = tables[db].remove(at: i)
-            expiredAfterRemoval(db, k, e)
-        }
+        if expired { deleteExpired(db, at: i) }
         return result
+    }
+
+    /// Removes the key in slot `i` of database `db`, whose deadline passed (lazy or active
+    /// expiry).
+    @inline(__always)
+    private func deleteExpired(_ db: Int, at i: Int) {
+        let (k, e) = tables[db].remove(at: i)
+        expiredAfterRemoval(db, k, e)
     }
 
     /// Bookkeeping for a key removed because its deadline passed (lazy or active expiry):
@@ -323,8 +328,7 @@ public final class Shard: @unchecked Sendable {
             if expireAt == 0 {
                 tables[db].withEntry(at: i) { $0.wheelAt = 0 }
             } else if expireAt < now {
-                let (k, e) = tables[db].remove(at: i)
-                expiredAfterRemoval(db, k, e)
+                deleteExpired(db, at: i)
             } else {
                 tables[db].withEntry(at: i) { $0.wheelAt = expireAt }
                 wheel.insert(WheelRecord(db: record.db, tag: record.tag, at: expireAt))
