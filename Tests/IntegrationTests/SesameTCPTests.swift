@@ -14,6 +14,37 @@ import Testing
 @Suite("Sesame over TCP", .serialized)
 struct SesameTCPTests {
 
+    /// Hits and misses are added to the loop's counters once per batch of commands, not per
+    /// command: INFO in the same pipeline still sees the GETs before it, and so does another
+    /// connection afterwards.
+    @Test("keyspace_hits / keyspace_misses: counted within a pipeline, seen by other clients, reset by CONFIG RESETSTAT")
+    func keyspaceHitsAndMisses() throws {
+        let sesame = try SesameInstance()
+        let c = try sesame.client()
+        func stat(_ info: [UInt8], _ name: String) -> String? {
+            let text = String(decoding: info, as: UTF8.self)
+            return text.split(separator: "\r\n").first { $0.hasPrefix(name + ":") }.map { String($0.dropFirst(name.count + 1)) }
+        }
+        var request: [UInt8] = []
+        for args in [["SET", "k", "v"], ["GET", "k"], ["GET", "k"], ["GET", "missing"], ["HGETALL", "nohash"], ["INFO", "stats"]] {
+            request += RESPClient.encode(args)
+        }
+        try c.send(request)
+        let replies = try c.readReplies(6)
+        #expect(replies[1] == bytes("$1\r\nv\r\n"))
+        #expect(stat(replies[5], "keyspace_hits") == "2")
+        #expect(stat(replies[5], "keyspace_misses") == "2")
+        let other = try sesame.client()
+        let seen = try other.call("INFO", "stats")
+        #expect(stat(seen, "keyspace_hits") == "2")
+        #expect(stat(seen, "keyspace_misses") == "2")
+        #expect(try c.call("CONFIG", "RESETSTAT") == bytes("+OK\r\n"))
+        _ = try c.call("GET", "k")
+        let after = try other.call("INFO", "stats")
+        #expect(stat(after, "keyspace_hits") == "1")
+        #expect(stat(after, "keyspace_misses") == "0")
+    }
+
     @Test("10,000 pipelined commands in one write: every reply right, in order")
     func pipelining() throws {
         let sesame = try SesameInstance()

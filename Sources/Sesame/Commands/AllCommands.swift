@@ -12,11 +12,23 @@ extension Client {
     @inline(__always)
     func withKey<R>(_ args: Arguments, _ i: Int, _ body: (Shard, Key) -> R) -> R {
         let raw = args[i]
-        return keyspace.withShard(raw) { shard in body(shard, key(from: raw)) }
+        return withShard(raw) { shard in body(shard, key(from: raw)) }
     }
 
-    @inline(__always) func hit() { server.loopStatsFor(self).keyspaceHits.add(1, ordering: .relaxed) }
-    @inline(__always) func miss() { server.loopStatsFor(self).keyspaceMisses.add(1, ordering: .relaxed) }
+    /// `withKey` for handlers that take the key as argument bytes (the Shard methods with a
+    /// `bytes:` label): no Key, no copy into the key scratch, no retain.
+    @inline(__always)
+    func withKeyBytes<R>(_ args: Arguments, _ i: Int, _ body: (Shard, UnsafeRawBufferPointer) -> R) -> R {
+        let raw = args[i]
+        return withShard(raw) { shard in body(shard, raw) }
+    }
+
+    @inline(__always) func hit() {
+        if batchesStats { pendingHits &+= 1 } else { server.loopStatsFor(self).keyspaceHits.wrappingAdd(1, ordering: .relaxed) }
+    }
+    @inline(__always) func miss() {
+        if batchesStats { pendingMisses &+= 1 } else { server.loopStatsFor(self).keyspaceMisses.wrappingAdd(1, ordering: .relaxed) }
+    }
 }
 
 extension ServerState {

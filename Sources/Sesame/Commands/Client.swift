@@ -32,7 +32,14 @@ public final class Client {
         var fd: Int32 = -1
         var peerAddress = ""
         var record: ClientRecord? = nil
-        var lastCommandName = "NULL"
+        /// The last command run (CLIENT LIST cmd=), unretained (the command table outlives
+        /// every client), and the name a subcommand set instead (`config|get`).
+        var lastCommand: Unmanaged<CommandSpec>? = nil
+        var lastSubcommandName: String? = nil
+        /// Keyspace hits and misses of an event-loop client not yet added to its loop's
+        /// counters (see `flushStats`).
+        var pendingHits = 0
+        var pendingMisses = 0
         var replyMode: ReplyMode = .on
         /// Storage reused for the key of single-key commands (see `key(from:)`).
         var keyScratch: [UInt8] = []
@@ -42,10 +49,22 @@ public final class Client {
     }
     private let state: UnsafeMutablePointer<State>
 
-    public init(id: Int, server: ServerState, output: ByteBuffer, loopIndex: Int = 0) {
+    /// `server.keyspace` and `output`, unretained, for the request path: borrowed through
+    /// `_withUnsafeGuaranteedRef`, where reading the strong `let`s cost a retain/release pair
+    /// each (an atomic pair per use; `server` and `output` keep both alive).
+    @usableFromInline let keyspaceRef: Unmanaged<Keyspace>
+    @usableFromInline let outputRef: Unmanaged<ByteBuffer>
+    /// Whether hits and misses wait in the client until `flushStats` (an event loop's client,
+    /// flushed once per batch of commands) instead of one atomic add each.
+    let batchesStats: Bool
+
+    public init(id: Int, server: ServerState, output: ByteBuffer, loopIndex: Int = 0, batchesStats: Bool = false) {
         self.id = id
         self.loopIndex = loopIndex
         self.server = server
+        self.keyspaceRef = .passUnretained(server.keyspace)
+        self.outputRef = .passUnretained(output)
+        self.batchesStats = batchesStats
         self.output = output
         self.createdAt = server.keyspace.clock.nowMilliseconds()
         state = .allocate(capacity: 1)
@@ -58,7 +77,7 @@ public final class Client {
     }
 
     /// Replies go to this client's output buffer in its protocol version.
-    @inline(__always) public var reply: ReplyWriter { ReplyWriter(out: output, resp3: state.pointee.resp3) }
+    @inline(__always) public var reply: ReplyWriter { ReplyWriter(outputRef, resp3: state.pointee.resp3) }
     @inline(__always) public var resp3: Bool { get { state.pointee.resp3 } set { state.pointee.resp3 = newValue } }
     @inline(__always) public var db: Int { get { state.pointee.db } set { state.pointee.db = newValue } }
     public var name: [UInt8]? { get { state.pointee.name } set { state.pointee.name = newValue } }
@@ -96,7 +115,21 @@ public final class Client {
     /// What other threads see of this client (nil for the fixture's internal clients).
     public var record: ClientRecord? { get { state.pointee.record } set { state.pointee.record = newValue } }
     /// Name of the last command run, for CLIENT LIST's cmd= field.
-    public var lastCommandName: String { get { state.pointee.lastCommandName } set { state.pointee.lastCommandName = newValue } }
+    /// What CLIENT LIST reports as cmd=: the last command's name, `parent|sub` for a
+    /// subcommand, NULL before the first.
+    public var lastCommandName: String {
+        get { state.pointee.lastSubcommandName ?? state.pointee.lastCommand?.takeUnretainedValue().name ?? "NULL" }
+        set { state.pointee.lastSubcommandName = newValue }
+    }
+    /// Set by the dispatcher per command: a store of an unretained reference (the name string
+    /// was a retain/release pair per command).
+    @inline(__always) var lastCommand: CommandSpec {
+        get { state.pointee.lastCommand!.takeUnretainedValue() }
+        set {
+            state.pointee.lastCommand = .passUnretained(newValue)
+            if state.pointee.lastSubcommandName != nil { state.pointee.lastSubcommandName = nil }
+        }
+    }
     /// CLIENT REPLY: on, off, or skip the next command's reply.
     @inline(__always) public var replyMode: ReplyMode { get { state.pointee.replyMode } set { state.pointee.replyMode = newValue } }
 
@@ -123,6 +156,24 @@ public final class Client {
         }
         return Key(state.pointee.keyScratch)
     }
+    @inline(__always) var pendingHits: Int { get { state.pointee.pendingHits } set { state.pointee.pendingHits = newValue } }
+    @inline(__always) var pendingMisses: Int { get { state.pointee.pendingMisses } set { state.pointee.pendingMisses = newValue } }
+
+    /// Adds the hits and misses counted since the last flush to the loop's counters: one
+    /// atomic add per batch of commands rather than per command (INFO flushes its own client
+    /// first, so a pipeline sees its earlier GETs counted).
+    func flushStats() {
+        // Field by field: `let s = state.pointee` would copy the whole State (its arrays and
+        // strings retained and released) once per batch.
+        let hits = state.pointee.pendingHits, misses = state.pointee.pendingMisses
+        guard hits != 0 || misses != 0 else { return }
+        let stats = server.loopStatsFor(self)
+        if hits != 0 { stats.keyspaceHits.wrappingAdd(hits, ordering: .relaxed) }
+        if misses != 0 { stats.keyspaceMisses.wrappingAdd(misses, ordering: .relaxed) }
+        state.pointee.pendingHits = 0
+        state.pointee.pendingMisses = 0
+    }
+
     /// CLIENT TRACKING state, created the first time tracking is turned on.
     var tracking: TrackingClient? { get { state.pointee.tracking } set { state.pointee.tracking = newValue } }
     /// Wrote to the append-only file since its replies were last sent (appendfsync always).
@@ -131,7 +182,13 @@ public final class Client {
     var aofCapture: [(db: Int, bytes: [UInt8])]? { get { state.pointee.aofCapture } set { state.pointee.aofCapture = newValue } }
 
     @inline(__always) public var keyspace: Keyspace { server.keyspace }
-    @inline(__always) public var now: Int64 { server.keyspace.nowMilliseconds() }
+    @inline(__always) public var now: Int64 { keyspaceRef._withUnsafeGuaranteedRef { $0.nowMilliseconds() } }
+
+    /// Runs `body` on the key's shard with its lock held, the keyspace borrowed (no retain).
+    @inline(__always)
+    func withShard<R>(_ key: UnsafeRawBufferPointer, _ body: (Shard) -> R) -> R {
+        keyspaceRef._withUnsafeGuaranteedRef { $0.withShard(key, body) }
+    }
 }
 
 public struct MultiState {

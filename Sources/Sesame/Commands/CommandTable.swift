@@ -76,6 +76,9 @@ public final class CommandSpec: Sendable {
 public final class CommandTable: @unchecked Sendable {
     // All `let`: built once, read on every command without run-time exclusivity checks.
     public let specs: [CommandSpec]
+    /// `specs` again, unretained (`specs` keeps them alive): the dispatcher borrows its spec
+    /// from here without a retain/release pair per command.
+    private let specRefs: [Unmanaged<CommandSpec>]
     private let slots: [Int32]
     private let names: [[UInt8]]
     private let mask: Int
@@ -108,6 +111,7 @@ public final class CommandTable: @unchecked Sendable {
         self.mask = mask
         self.slots = slots
         self.specs = table
+        self.specRefs = table.map { .passUnretained($0) }
         self.names = names
         self.longestName = longest
     }
@@ -123,12 +127,18 @@ public final class CommandTable: @unchecked Sendable {
 
     @inline(__always)
     public func lookup(_ name: UnsafeRawBufferPointer) -> CommandSpec? {
+        lookupUnretained(name)?.takeUnretainedValue()
+    }
+
+    /// `lookup` without a reference count: the table outlives every command it dispatches.
+    @inline(__always)
+    func lookupUnretained(_ name: UnsafeRawBufferPointer) -> Unmanaged<CommandSpec>? {
         if name.count > longestName { return nil }
         var i = CommandTable.hash(name) & mask
         while true {
             let s = slots[i]
             if s < 0 { return nil }
-            if equalsLowercased(name, names[Int(s)]) { return specs[Int(s)] }
+            if equalsLowercased(name, names[Int(s)]) { return specRefs[Int(s)] }
             i = (i + 1) & mask
         }
     }

@@ -155,6 +155,7 @@ func configCommand(_ c: Client, _ args: Arguments) {
         ("get", -3, configGet),
         ("set", -4, configSet),
         ("resetstat", 2, { c, _ in
+            c.flushStats()
             resetStats(c.server)
             c.reply.ok()
         }),

@@ -72,7 +72,7 @@ func authCommand(_ c: Client, _ args: Arguments) {
         c.authenticated = true
         c.reply.ok()
     } else {
-        c.server.authFailures.add(1, ordering: .relaxed)
+        c.server.authFailures.wrappingAdd(1, ordering: .relaxed)
         c.reply.error(RedisError.wrongPass)
     }
 }
@@ -101,7 +101,7 @@ func helloCommand(_ c: Client, _ args: Arguments) {
     }
     if let user = authUser {
         guard checkCredentials(c, user: user, password: authPass) else {
-            c.server.authFailures.add(1, ordering: .relaxed)
+            c.server.authFailures.wrappingAdd(1, ordering: .relaxed)
             c.reply.error(RedisError.wrongPass)
             return
         }

@@ -9,11 +9,16 @@ public enum Dispatcher {
             client.reply.error(string: message)
             return
         }
-        guard let spec = client.server.commands.lookup(args[0]) else {
+        guard let ref = client.server.commands.lookupUnretained(args[0]) else {
             client.reply.error(RedisError.unknownCommandText(args))
             client.failMulti()
             return
         }
+        ref._withUnsafeGuaranteedRef { execute(client, $0, args) }
+    }
+
+    @inline(__always)
+    static func execute(_ client: Client, _ spec: CommandSpec, _ args: Arguments) {
         if !spec.arityOK(args.count) {
             client.reply.error(string: RedisError.arity(spec.name))
             client.failMulti()
@@ -45,7 +50,7 @@ public enum Dispatcher {
             client.reply.simple("QUEUED")
             return
         }
-        client.lastCommandName = spec.name
+        client.lastCommand = spec
         if client.server.monitors.count.load(ordering: .relaxed) > 0 {
             client.server.monitors.feed(client, args, hub: client.server.pubsub)
         }

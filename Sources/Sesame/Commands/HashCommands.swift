@@ -36,8 +36,8 @@ func readHash(_ c: Client, _ shard: Shard, _ key: Key, now: Int64) -> (HashValue
 func hsetGeneric(_ c: Client, _ args: Arguments, name: String) {
     if args.count % 2 == 1 { c.reply.error(string: RedisError.arity(name)); return }
     let now = c.now
-    let added: Int? = c.withKey(args, 1) { shard, key in
-        shard.mutate(c.db, key, now: now) { slot -> Int? in
+    let added: Int? = c.withKeyBytes(args, 1) { shard, key in
+        shard.mutate(c.db, bytes: key, now: now) { slot -> Int? in
             var h: HashValue
             if slot != nil {
                 guard let existing = slot!.takeHash() else { return nil }
@@ -93,9 +93,9 @@ func hmgetCommand(_ c: Client, _ args: Arguments) {
 
 func hgetallCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
-    c.withKey(args, 1) { shard, key in
+    c.withKeyBytes(args, 1) { shard, key in
         let reply = c.reply
-        let found = shard.withLiveEntry(c.db, key, now: now) { e in
+        let found = shard.withLiveEntry(c.db, bytes: key, now: now) { e in
             e.value.withHash { (h: HashValue) -> Void in
                 reply.mapHeader(h.count)
                 h.forEach { f, v in

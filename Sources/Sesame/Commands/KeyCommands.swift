@@ -96,8 +96,8 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
         if when > Int64.max - now { c.reply.error(string: RedisError.invalidExpire(name)); return }
         when += now
     }
-    let result: Int = c.withKey(args, 1) { shard, key in
-        shard.mutate(c.db, key, now: now) { slot in
+    let result: Int = c.withKeyBytes(args, 1) { shard, key in
+        shard.mutate(c.db, bytes: key, now: now) { slot in
             guard var e = slot else { return 0 }
             if nx || xx || gt || lt {
                 let current = e.expireAt  // 0 = no TTL, which counts as infinite
@@ -112,7 +112,7 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
                 return 2
             }
             e.expireAt = when
-            shard.scheduleExpiry(c.db, key, &e)
+            shard.scheduleExpiry(c.db, bytes: key, &e)
             slot = e
             return 1
         }

@@ -25,6 +25,7 @@ func flushCommand(_ c: Client, _ args: Arguments, all: Bool) {
 // MARK: - INFO
 
 func infoCommand(_ c: Client, _ args: Arguments) {
+    c.flushStats()
     let defaults = ["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace"]
     var wanted: [String] = []
     for i in 1..<max(args.count, 1) where i < args.count { wanted.append(args.string(i).lowercased()) }

@@ -34,8 +34,8 @@ func readSet(_ c: Client, _ shard: Shard, _ key: Key, now: Int64) -> (SetValue?,
 
 func saddCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
-    let added: Int? = c.withKey(args, 1) { shard, key in
-        shard.mutate(c.db, key, now: now) { slot -> Int? in
+    let added: Int? = c.withKeyBytes(args, 1) { shard, key in
+        shard.mutate(c.db, bytes: key, now: now) { slot -> Int? in
             var s: SetValue
             if slot != nil {
                 guard let existing = slot!.takeSet() else { return nil }

@@ -29,13 +29,16 @@ let stringCommands: [CommandSpec] = [
 
 func getCommand(_ c: Client, _ args: Arguments) {
     let now = c.now
-    c.withKey(args, 1) { shard, key in
-        let reply = c.reply
-        switch shard.withLiveEntry(c.db, key, now: now, { e in e.value.withStringBytes { reply.bulk($0) } != nil }) {
-        case nil: c.miss(); reply.null()
-        case false?: reply.error(RedisError.wrongType)
-        case true?: c.hit()
-        }
+    let raw = args[1]
+    let db = c.db
+    let reply = c.reply
+    let found = c.withShard(raw) { shard in
+        shard.withLiveEntry(db, bytes: raw, now: now) { e in e.value.withStringBytes { reply.bulk($0) } != nil }
+    }
+    switch found {
+    case nil: c.miss(); reply.null()
+    case false?: reply.error(RedisError.wrongType)
+    case true?: c.hit()
     }
 }
 
@@ -90,8 +93,8 @@ func setCommand(_ c: Client, _ args: Arguments) {
         expireAt = at
     }
     var written = false
-    c.withKey(args, 1) { shard, key in
-        shard.mutate(c.db, key, now: now) { slot in
+    c.withKeyBytes(args, 1) { shard, key in
+        shard.mutate(c.db, bytes: key, now: now) { slot in
             if o.get {
                 if let e = slot {
                     guard case .string(let old) = e.value else { c.reply.error(RedisError.wrongType); return }
@@ -106,7 +109,7 @@ func setCommand(_ c: Client, _ args: Arguments) {
             }
             var entry = Entry(value: .string(reusedStringStorage(&slot, for: args[2]) ?? args.bytes(2)), expireAt: expireAt)
             if o.keepTTL, let old = slot { entry.expireAt = old.expireAt }
-            shard.overwrite(c.db, key, &slot, with: entry)
+            shard.overwrite(c.db, bytes: key, &slot, with: entry)
             written = true
             if !o.get { c.reply.ok() }
         }

@@ -33,7 +33,7 @@ public final class HTTPAPI: @unchecked Sendable {
     init(state: ServerState, authToken: String?) {
         self.state = state
         self.authToken = authToken.map { Array($0.utf8) }
-        let client = Client(id: state.nextClientID.add(1, ordering: .relaxed).oldValue, server: state, output: ByteBuffer())
+        let client = Client(id: state.nextClientID.wrappingAdd(1, ordering: .relaxed).oldValue, server: state, output: ByteBuffer())
         client.resp3 = true
         client.authenticated = true
         client.name = Array("http-api".utf8)

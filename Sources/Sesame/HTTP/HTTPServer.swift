@@ -180,7 +180,7 @@ public final class HTTPServer: @unchecked Sendable {
                 continue
             }
             connections[fd] = HTTPConnection(fd: fd, peer: peer, limits: settings.limits, now: now())
-            api.connections.add(1, ordering: .relaxed)
+            api.connections.wrappingAdd(1, ordering: .relaxed)
         }
     }
 

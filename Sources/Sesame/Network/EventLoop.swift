@@ -151,8 +151,8 @@ final class EventLoop: @unchecked Sendable {
     }
 
     private func recordIteration(microseconds us: Int) {
-        stats.eventloopCycles.add(1, ordering: .relaxed)
-        stats.eventloopDurationSum.add(us, ordering: .relaxed)
+        stats.eventloopCycles.wrappingAdd(1, ordering: .relaxed)
+        stats.eventloopDurationSum.wrappingAdd(us, ordering: .relaxed)
         if us > stats.eventloopDurationMax.load(ordering: .relaxed) {
             stats.eventloopDurationMax.store(us, ordering: .relaxed)  // only this loop writes it
         }
@@ -195,7 +195,7 @@ final class EventLoop: @unchecked Sendable {
                 let msg: StaticString = "-ERR max number of clients reached\r\n"
                 _ = try? Sys.send(fd, msg.utf8Start, msg.utf8CodeUnitCount)
                 Sys.close(fd)
-                server.rejectedConnections.add(1, ordering: .relaxed)
+                server.rejectedConnections.wrappingAdd(1, ordering: .relaxed)
                 continue
             }
             if server.configuration.protectedMode && server.configuration.requirePass == nil && !isLoopback(peer) {
@@ -229,8 +229,9 @@ final class EventLoop: @unchecked Sendable {
     private func register(fd: Int32, peer: String) {
         Sys.setNoDelay(fd)
         Sys.setKeepAlive(fd, seconds: server.configuration.tcpKeepAliveSeconds)
-        let id = server.nextClientID.add(1, ordering: .relaxed).oldValue
-        let client = Client(id: id, server: server, output: ByteBuffer(capacity: Connection.initialBufferBytes), loopIndex: index)
+        let id = server.nextClientID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let client = Client(id: id, server: server, output: ByteBuffer(capacity: Connection.initialBufferBytes), loopIndex: index,
+                            batchesStats: true)
         client.fd = fd
         client.peerAddress = peer
         nextTag = nextTag &+ 1
@@ -253,9 +254,9 @@ final class EventLoop: @unchecked Sendable {
         }
         connections[Int(fd)] = conn
         connectionCount += 1
-        server.connectedClients.add(1, ordering: .relaxed)
-        server.totalConnections.add(1, ordering: .relaxed)
-        stats.connections.add(1, ordering: .relaxed)
+        server.connectedClients.wrappingAdd(1, ordering: .relaxed)
+        server.totalConnections.wrappingAdd(1, ordering: .relaxed)
+        stats.connections.wrappingAdd(1, ordering: .relaxed)
     }
 
     private func close(_ conn: Connection) {
@@ -320,7 +321,7 @@ final class EventLoop: @unchecked Sendable {
                 input.writerIndex += n
                 // A read that filled what it asked for: the client sends more at a time.
                 if n == asked && conn.readSize < EventLoop.maxReadBytes { conn.readSize *= 2 }
-                stats.netInputBytes.add(n, ordering: .relaxed)
+                stats.netInputBytes.wrappingAdd(n, ordering: .relaxed)
                 if input.spareCapacity > 0 { break reading }
             case .wouldBlock:
                 break reading
@@ -374,7 +375,8 @@ final class EventLoop: @unchecked Sendable {
                 continue
             case .needMore:
                 if executed > 0 {
-                    stats.commands.add(executed, ordering: .relaxed)
+                    stats.commands.wrappingAdd(executed, ordering: .relaxed)
+                    client.flushStats()
                     client.lastCommandAt = server.keyspace.nowMilliseconds()
                     client.refreshRecord()
                 }
@@ -389,7 +391,10 @@ final class EventLoop: @unchecked Sendable {
                 input.clear()
             }
         }
-        if executed > 0 { stats.commands.add(executed, ordering: .relaxed) }
+        if executed > 0 {
+            stats.commands.wrappingAdd(executed, ordering: .relaxed)
+            client.flushStats()
+        }
     }
 
     private func flush(_ conn: Connection) {
@@ -404,7 +409,7 @@ final class EventLoop: @unchecked Sendable {
             }
             switch result {
             case .bytes(let n):
-                stats.netOutputBytes.add(n, ordering: .relaxed)
+                stats.netOutputBytes.wrappingAdd(n, ordering: .relaxed)
                 out.consume(n)
                 continue
             case .wouldBlock:

@@ -73,7 +73,7 @@ extension AppendOnlyFile {
         keyspace.withAllShards {
             if enabling { enableForRewrite() }
             beginRewriteCapture()
-            snapshot = keyspace.shards.map { $0.tables }
+            snapshot = keyspace.shards.map { $0.tables.snapshot }
         }
         snapshotPauseMicros.store(Int((monotonicNanoseconds() - pauseStarted) / 1000), ordering: .relaxed)
         let job = RewriteJob(aof: self, snapshot: snapshot, now: now, databases: keyspace.databases)
@@ -146,7 +146,7 @@ extension AppendOnlyFile {
         lastRewriteOK.store(ok, ordering: .releasing)
         lastRewriteSeconds.store(Int((monotonicNanoseconds() - started) / 1_000_000_000), ordering: .relaxed)
         if ok {
-            rewrites.add(1, ordering: .relaxed)
+            rewrites.wrappingAdd(1, ordering: .relaxed)
             lastSave.store(Int(time(nil)), ordering: .relaxed)
             log.notice("Background AOF rewrite finished successfully")
         }

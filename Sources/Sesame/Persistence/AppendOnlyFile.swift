@@ -260,7 +260,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
         bufferLock.lock()
         main.append(db: db, record)
         rewriteStream?.append(db: db, record)
-        appendedSeq.add(1, ordering: .releasing)
+        appendedSeq.wrappingAdd(1, ordering: .releasing)
         bufferLock.unlock()
     }
 
@@ -270,7 +270,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
         bufferLock.lock()
         main.append(db: db, command: command)
         rewriteStream?.append(db: db, command: command)
-        appendedSeq.add(1, ordering: .releasing)
+        appendedSeq.wrappingAdd(1, ordering: .releasing)
         bufferLock.unlock()
     }
 
@@ -280,7 +280,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
         bufferLock.lock()
         main.append(db: db, arguments: args)
         rewriteStream?.append(db: db, arguments: args)
-        appendedSeq.add(1, ordering: .releasing)
+        appendedSeq.wrappingAdd(1, ordering: .releasing)
         bufferLock.unlock()
     }
 
@@ -299,7 +299,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
             }
             if i == 0 { emit(&main) } else if rewriteStream != nil { emit(&rewriteStream!) }
         }
-        appendedSeq.add(1, ordering: .releasing)
+        appendedSeq.wrappingAdd(1, ordering: .releasing)
         bufferLock.unlock()
     }
 
@@ -325,7 +325,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
             let started = fsyncStartedNs.load(ordering: .acquiring)
             if started != 0 {
                 if monotonicNanoseconds() - started < 2_000_000_000 { return }
-                delayedFsyncs.add(1, ordering: .relaxed)
+                delayedFsyncs.wrappingAdd(1, ordering: .relaxed)
                 syncLock.lock(); syncLock.unlock()
             }
         }
@@ -422,7 +422,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
             return false
         }
         syncedSeq.store(seq, ordering: .releasing)
-        fsyncs.add(1, ordering: .relaxed)
+        fsyncs.wrappingAdd(1, ordering: .relaxed)
         return true
     }
 
@@ -454,7 +454,7 @@ public final class AppendOnlyFile: @unchecked Sendable {
         let e = errno
         fsyncStartedNs.store(0, ordering: .releasing)
         if rc == 0 {
-            fsyncs.add(1, ordering: .relaxed)
+            fsyncs.wrappingAdd(1, ordering: .relaxed)
             var cur = syncedSeq.load(ordering: .relaxed)
             while cur < target {
                 let (exchanged, original) = syncedSeq.compareExchange(expected: cur, desired: target, ordering: .acquiringAndReleasing)

@@ -31,6 +31,32 @@ public enum ParseOutcome: Equatable {
     case protocolError(String)
 }
 
+/// The spans of a multibulk command, in memory the parser manages by hand: written once per
+/// argument, an Array cost a uniqueness check (and a bounds check) per argument. Copies of a
+/// parser share it, so only one copy may parse (each connection owns exactly one parser).
+final class SpanStorage {
+    private(set) var base: UnsafeMutablePointer<ArgumentSpan>
+    private(set) var capacity: Int
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    /// Room for at least `count` spans, keeping the first `keep`.
+    func grow(to count: Int, keeping keep: Int) {
+        var c = capacity
+        while c < count { c *= 2 }
+        let fresh = UnsafeMutablePointer<ArgumentSpan>.allocate(capacity: c)
+        fresh.update(from: base, count: keep)
+        base.deallocate()
+        base = fresh
+        capacity = c
+    }
+
+    deinit { base.deallocate() }
+}
+
 public struct RESPParser {
     public var limits: RESPLimits
     /// True while the connection still has to AUTH (requirepass is set). As in Redis 7, such a
@@ -44,7 +70,12 @@ public struct RESPParser {
     /// command resets `spanCount` instead of `removeAll(keepingCapacity:)`, which costs a
     /// generic replaceSubrange and a uniqueness check per command (~10% of a GET's
     /// instructions with the key scratch's same pattern, callgrind).
-    private var spans: [ArgumentSpan] = []
+    private let spanStorage = SpanStorage(capacity: 16)
+    /// `spanStorage`'s base and capacity, copied here so the loop reads plain fields.
+    private var spanBase: UnsafeMutablePointer<ArgumentSpan>
+    private var spanCapacity: Int
+    /// An inline command's spans (into `inlineScratch`), built by splitArguments.
+    private var inlineSpans: [ArgumentSpan] = []
     private var spanCount = 0
     private var isInline = false
     /// Remaining bulk strings the current multibulk still expects; -1 when between commands.
@@ -60,7 +91,8 @@ public struct RESPParser {
 
     public init(limits: RESPLimits = RESPLimits()) {
         self.limits = limits
-        spans.reserveCapacity(16)
+        spanBase = spanStorage.base
+        spanCapacity = spanStorage.capacity
     }
 
     public var argumentCount: Int { spanCount }
@@ -71,7 +103,7 @@ public struct RESPParser {
         commandStart -= distance
         scan -= distance
         if !isInline {
-            for i in 0..<spanCount { spans[i].offset -= distance }
+            for i in 0..<spanCount { spanBase[i].offset -= distance }
         }
     }
 
@@ -119,7 +151,6 @@ public struct RESPParser {
                 return .empty
             }
             pendingArgs = Int(n)
-            if spans.count < pendingArgs { spans.reserveCapacity(min(pendingArgs, 1024)) }
         }
         return continueMultibulk(buffer)
     }
@@ -149,45 +180,64 @@ public struct RESPParser {
     private func argumentsBody<R>(_ buffer: ByteBuffer, _ body: (Arguments) throws -> R) rethrows -> R {
         if isInline {
             return try inlineScratch.withUnsafeBufferPointer { scratch in
-                try spans.withUnsafeBufferPointer { sp in
+                try inlineSpans.withUnsafeBufferPointer { sp in
                     try body(Arguments(base: scratch.baseAddress ?? UnsafePointer(buffer.base), spans: UnsafeBufferPointer(rebasing: sp[..<spanCount])))
                 }
             }
         }
-        return try spans.withUnsafeBufferPointer { sp in
-            try body(Arguments(base: UnsafePointer(buffer.base), spans: UnsafeBufferPointer(rebasing: sp[..<spanCount])))
-        }
+        return try body(Arguments(base: UnsafePointer(buffer.base), spans: UnsafeBufferPointer(start: spanBase, count: spanCount)))
     }
 
     // MARK: - Multibulk
 
+    /// Reads the bulks still pending. The progress (scan position, spans, what is pending) is
+    /// kept in locals and stored back on every exit: the parser sits behind a pointer, and
+    /// writing its fields per argument cost a store and reload each.
     private mutating func continueMultibulk(_ buffer: ByteBuffer) -> ParseOutcome {
+        let base = buffer.base
         let end = buffer.writerIndex
-        while pendingArgs > 0 {
-            if pendingBulkLength < 0 {
-                let n: Int64, cr: Int
-                switch readLength(buffer, bulk: true) {
-                case .value(let v, let at): (n, cr) = (v, at)
-                case .needMore: return .needMore
-                case .error(let message): return .protocolError(message)
+        let maxBulk = limits.maxBulkLength
+        var scan = self.scan, count = spanCount, pending = pendingArgs, length = pendingBulkLength
+        defer {
+            self.scan = scan
+            spanCount = count
+            pendingArgs = pending
+            pendingBulkLength = length
+        }
+        while pending > 0 {
+            if length < 0 {
+                var n: Int, cr: Int
+                if scan < end && base[scan] == UInt8(ascii: "$"), let (v, at) = RESPParser.quickLength(base, at: scan, end: end) {
+                    (n, cr) = (v, at)
+                } else {
+                    self.scan = scan
+                    switch readLength(buffer, bulk: true) {
+                    case .value(let v, let at):
+                        if v < 0 || v > Int64(maxBulk) { return .protocolError("Protocol error: invalid bulk length") }
+                        (n, cr) = (Int(v), at)
+                    case .needMore: return .needMore
+                    case .error(let message): return .protocolError(message)
+                    }
                 }
-                if n < 0 || n > Int64(limits.maxBulkLength) {
-                    return .protocolError("Protocol error: invalid bulk length")
-                }
+                if n > maxBulk { return .protocolError("Protocol error: invalid bulk length") }
                 if n > 16384 && authRequired {
                     return .protocolError("Protocol error: unauthenticated bulk length")
                 }
-                pendingBulkLength = Int(n)
-                scan = cr + 2
+                length = n
+                scan = cr &+ 2
             }
             // Payload plus its CRLF must be present.
-            if end - scan < pendingBulkLength + 2 { return .needMore }
-            let span = ArgumentSpan(offset: scan, length: pendingBulkLength)
-            if spanCount < spans.count { spans[spanCount] = span } else { spans.append(span) }
-            spanCount += 1
-            scan += pendingBulkLength + 2
-            pendingBulkLength = -1
-            pendingArgs -= 1
+            if end &- scan < length &+ 2 { return .needMore }
+            if count == spanCapacity {
+                spanStorage.grow(to: count &+ 1, keeping: count)
+                spanBase = spanStorage.base
+                spanCapacity = spanStorage.capacity
+            }
+            spanBase[count] = ArgumentSpan(offset: scan, length: length)
+            count &+= 1
+            scan &+= length &+ 2
+            length = -1
+            pending &-= 1
         }
         return .command
     }
@@ -229,9 +279,9 @@ public struct RESPParser {
     }
 
     private mutating func splitInlineArguments(_ line: UnsafeRawBufferPointer) -> Bool {
-        spans.removeAll(keepingCapacity: true)
-        let ok = splitArguments(line, into: &inlineScratch, spans: &spans)
-        spanCount = spans.count
+        inlineSpans.removeAll(keepingCapacity: true)
+        let ok = splitArguments(line, into: &inlineScratch, spans: &inlineSpans)
+        spanCount = inlineSpans.count
         return ok
     }
 

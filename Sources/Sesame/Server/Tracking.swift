@@ -117,7 +117,7 @@ public final class Tracking: @unchecked Sendable {
     func enable(_ t: TrackingClient, options: TrackingFlags, redirect: Int, prefixes newPrefixes: [[UInt8]], resp3: Bool) {
         let old = t.currentFlags
         if !old.contains(.on) {
-            active.add(1, ordering: .relaxed)
+            active.wrappingAdd(1, ordering: .relaxed)
             tracking.withLock { $0[t.clientID] = t }
         }
         t.redirect.store(redirect, ordering: .relaxed)
@@ -172,8 +172,8 @@ public final class Tracking: @unchecked Sendable {
             slot!.append(t)
             return (true, false)
         }
-        if added.item { totalItems.add(1, ordering: .relaxed) }
-        if added.key { totalKeys.add(1, ordering: .relaxed) }
+        if added.item { totalItems.wrappingAdd(1, ordering: .relaxed) }
+        if added.key { totalKeys.wrappingAdd(1, ordering: .relaxed) }
     }
 
     /// Invalidates remembered keys until the table is within tracking-table-max-keys (Redis's
@@ -182,7 +182,7 @@ public final class Tracking: @unchecked Sendable {
         let limit = maxKeys.load(ordering: .relaxed)
         guard limit > 0, totalKeys.load(ordering: .relaxed) > limit else { return }
         let shards = keyspace.shards
-        let start = evictionHand.add(1, ordering: .relaxed).oldValue
+        let start = evictionHand.wrappingAdd(1, ordering: .relaxed).oldValue
         for i in 0..<shards.count where totalKeys.load(ordering: .relaxed) > limit {
             let shard = shards[(start + i) % shards.count]
             shard.lock.withLock {

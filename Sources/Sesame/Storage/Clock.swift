@@ -34,7 +34,7 @@ public final class ManualClock: SesameClock {
     public func nowMilliseconds() -> Int64 { now.load(ordering: .acquiring) }
 
     public func advance(milliseconds: Int64) {
-        _ = now.add(milliseconds, ordering: .releasing)
+        _ = now.wrappingAdd(milliseconds, ordering: .releasing)
     }
 
     public func advance(seconds: Int64) { advance(milliseconds: seconds * 1000) }
@@ -59,7 +59,7 @@ public final class OffsetClock: SesameClock {
 
     public func nowMilliseconds() -> Int64 { base.nowMilliseconds() + offset.load(ordering: .acquiring) }
 
-    public func advance(milliseconds: Int64) { _ = offset.add(milliseconds, ordering: .releasing) }
+    public func advance(milliseconds: Int64) { _ = offset.wrappingAdd(milliseconds, ordering: .releasing) }
 
     public func set(milliseconds: Int64) {
         offset.store(milliseconds - base.nowMilliseconds(), ordering: .releasing)

@@ -104,7 +104,7 @@ public final class Eviction: Sendable {
         if policy == .noEviction { return false }
         let samples = self.samples
         var evicted = 0
-        defer { if evicted > 0 { evictedKeys.add(evicted, ordering: .relaxed) } }
+        defer { if evicted > 0 { evictedKeys.wrappingAdd(evicted, ordering: .relaxed) } }
         while used > maxMemory {
             guard let freed = evictOne(policy: policy, samples: samples) else { return false }
             evicted += 1

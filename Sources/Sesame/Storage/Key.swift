@@ -69,22 +69,59 @@ public enum HashSlot {
     public static func of(_ key: [UInt8]) -> Int { key.withUnsafeBytes { of($0) } }
     public static func of(_ key: String) -> Int { of(Array(key.utf8)) }
 
-    /// CRC16/XMODEM (poly 0x1021, init 0), table driven.
-    /// Every command with a key runs this: the table is read through a buffer pointer (one
-    /// access to the global, no bounds check per byte; ~20% fewer instructions per key).
+    /// CRC16/XMODEM (poly 0x1021, init 0), four bytes per step ("slicing by 4"). Byte at a
+    /// time, each step waits on the previous one's table load (~7 cycles a byte: 4% of server
+    /// CPU for SET at pipeline 16 under perf); here the four loads of a step are independent.
+    /// The register is 16 bits, so feeding bytes b0..b3 from state r is feeding four zero
+    /// bytes from r ^ (b0 b1) and XORing in what b2 and b3 contribute on their own: a step is
+    /// Z4hi[x >> 8] ^ Z4lo[x & 0xFF] ^ Z2hi[b2] ^ Z2lo[b3], with x = r ^ (b0 << 8 | b1) and
+    /// Zk the CRC of a register state followed by k zero bytes (high and low byte separately).
     public static func crc16(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
-        crcTable.withUnsafeBufferPointer { table in
+        crcTables.withUnsafeBufferPointer { t in
             var crc: UInt16 = 0
-            for b in bytes {
-                crc = (crc << 8) ^ table[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ b)]
+            let n = bytes.count
+            var i = 0
+            while i &+ 4 <= n {
+                let x = crc ^ (UInt16(bytes[i]) << 8 | UInt16(bytes[i &+ 1]))
+                crc = t[768 &+ Int(x >> 8)] ^ t[512 &+ Int(x & 0xFF)] ^ t[256 &+ Int(bytes[i &+ 2])] ^ t[Int(bytes[i &+ 3])]
+                i &+= 4
+            }
+            while i < n {
+                crc = (crc << 8) ^ t[Int(UInt8(truncatingIfNeeded: crc >> 8) ^ bytes[i])]
+                i &+= 1
             }
             return crc
         }
     }
 
-    private static let crcTable: [UInt16] = (0..<256).map { i -> UInt16 in
+    /// The byte-at-a-time CRC16, the definition the sliced one is tested against.
+    static func crc16Bytewise(_ bytes: UnsafeRawBufferPointer) -> UInt16 {
+        var crc: UInt16 = 0
+        for b in bytes { crc = (crc << 8) ^ byteTable(Int(UInt8(truncatingIfNeeded: crc >> 8) ^ b)) }
+        return crc
+    }
+
+    /// The CRC of byte `i` from a zero register: the classic one-byte table.
+    private static func byteTable(_ i: Int) -> UInt16 {
         var c = UInt16(i) << 8
         for _ in 0..<8 { c = (c & 0x8000) != 0 ? (c << 1) ^ 0x1021 : c << 1 }
         return c
     }
+
+    /// Four tables of 256 in one array: [0, 256) T (= Z2lo: a low byte followed by two zero
+    /// bytes ends as T[byte]), [256, 512) Z2hi, [512, 768) Z4lo, [768, 1024) Z4hi.
+    private static let crcTables: [UInt16] = {
+        let t = (0..<256).map { byteTable($0) }
+        /// Register state `r` followed by `k` zero bytes.
+        func zeros(_ r: UInt16, _ k: Int) -> UInt16 {
+            var c = r
+            for _ in 0..<k { c = (c << 8) ^ t[Int(c >> 8)] }
+            return c
+        }
+        var all = t
+        all += (0..<256).map { zeros(UInt16($0) << 8, 2) }
+        all += (0..<256).map { zeros(UInt16($0), 4) }
+        all += (0..<256).map { zeros(UInt16($0) << 8, 4) }
+        return all
+    }()
 }

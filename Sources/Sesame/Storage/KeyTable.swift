@@ -81,7 +81,6 @@ final class KeyTableStorage: @unchecked Sendable {
     /// Capacity is a power of two; `mask` = capacity - 1.
     let slots: UnsafeMutablePointer<KeyTableSlot>
     let mask: Int
-    var count = 0
 
     init(capacity: Int) {
         // A tag's top bit is always set, so a home slot (`tag & mask`) needs capacity <= 2^31
@@ -112,20 +111,29 @@ final class KeyTableStorage: @unchecked Sendable {
             s.slots[i] = KeyTableSlot(tag: slots[i].tag,
                                       node: KeyNode.make(KeyNode.key(node), KeyNode.entry(node).pointee))
         }
-        s.count = count
         return s
     }
 
     deinit {
-        if count > 0 {
-            for i in 0...mask where slots[i].tag != 0 { KeyNode.free(slots[i].node!) }
-        }
+        for i in 0...mask where slots[i].tag != 0 { KeyNode.free(slots[i].node!) }
         slots.deallocate()
     }
 }
 
-public struct KeyTable: Sendable {
-    @usableFromInline var storage: KeyTableStorage
+public struct KeyTable: @unchecked Sendable {
+    /// Owns the slots (and through them the nodes); shared copy-on-write.
+    /// Replaced only through `adopt` (not a didSet: an observer would make the inout access in
+    /// `isKnownUniquelyReferenced(&storage)` go through a temporary, never unique).
+    @usableFromInline private(set) var storage: KeyTableStorage
+    /// `storage`'s slots and mask, copied into the table: a lookup reads only these plain
+    /// fields, so it neither loads nor retains the storage object (one atomic pair per
+    /// command less; the struct is read out of the shard's `tables` array).
+    @usableFromInline private(set) var slots: UnsafeMutablePointer<KeyTableSlot>
+    @usableFromInline private(set) var mask: Int
+    /// Keys in the table (kept here rather than in the shared storage: see `slots`).
+    public private(set) var count = 0
+    /// The second half of the SipHash key (the process's secret; the seed is the first).
+    let key1: UInt64
     /// Mixed into every hash of this table, so two tables never share a slot order:
     /// re-inserting one table's keys into another in iteration order would otherwise pile them
     /// into the same runs (the quadratic re-insertion of linear probing with a shared hash
@@ -135,32 +143,45 @@ public struct KeyTable: Sendable {
 
     public init(seed: Int) {
         storage = .empty
+        slots = KeyTableStorage.empty.slots
+        mask = 0
+        key1 = SipHash13.processKey
         self.seed = seed
     }
 
     /// A table with a seed of its own, from Hasher's per-process random seed.
     public init() {
         var h = Hasher()
-        h.combine(KeyTable.seedCounter.add(1, ordering: .relaxed).newValue)
+        h.combine(KeyTable.seedCounter.wrappingAdd(1, ordering: .relaxed).newValue)
         self.init(seed: h.finalize())
     }
 
     private static let seedCounter = Atomic<Int>(0)
 
-    public var count: Int { storage.count }
-    public var isEmpty: Bool { storage.count == 0 }
+    public var isEmpty: Bool { count == 0 }
     var capacity: Int { storage.capacity }
 
-    /// The key's tag in this table: 31 bits of its seeded SipHash, top bit set.
+    /// The key's tag in this table: 31 bits of its SipHash-1-3 under (seed, process key),
+    /// top bit set.
     @inline(__always)
-    func tag(of key: Key) -> UInt32 { KeyTable.tag(of: key, seed: seed) }
+    func tag(of key: Key) -> UInt32 { key.bytes.withUnsafeBytes { tag(of: $0) } }
+
+    @inline(__always)
+    func tag(of key: UnsafeRawBufferPointer) -> UInt32 {
+        KeyTable.tag(SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: key1))
+    }
+
+    @inline(__always)
+    static func tag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash ^ (hash >> 32)) | 0x8000_0000 }
 
     @inline(__always)
     static func tag(of key: Key, seed: Int) -> UInt32 {
-        var h = Hasher()
-        h.combine(seed)
-        key.hash(into: &h)
-        return UInt32(truncatingIfNeeded: h.finalize()) | 0x8000_0000
+        key.bytes.withUnsafeBytes { tag(of: $0, seed: seed) }
+    }
+
+    @inline(__always)
+    static func tag(of key: UnsafeRawBufferPointer, seed: Int) -> UInt32 {
+        tag(SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: SipHash13.processKey))
     }
 
     /// The first slot whose key has tag `t` and whose entry passes `test`: for timer-wheel
@@ -176,7 +197,12 @@ public struct KeyTable: Sendable {
     /// occupant it passed, so an occupant nearer its own home ends the search.
     @inline(__always)
     private func probe(_ t: UInt32, _ match: (UnsafeMutableRawPointer) -> Bool) -> Int? {
-        let slots = storage.slots, mask = storage.mask
+        KeyTable.probe(slots, mask, t, match)
+    }
+
+    @inline(__always)
+    static func probe(_ slots: UnsafeMutablePointer<KeyTableSlot>, _ mask: Int, _ t: UInt32,
+                      _ match: (UnsafeMutableRawPointer) -> Bool) -> Int? {
         var i = Int(t) & mask
         var distance = 0
         while true {
@@ -193,7 +219,7 @@ public struct KeyTable: Sendable {
     /// of a missing key in an empty database costs ~290 instructions less under callgrind).
     @inline(__always)
     public func index(forKey key: Key) -> Int? {
-        if storage.count == 0 { return nil }
+        if count == 0 { return nil }
         return find(key, tag(of: key))
     }
 
@@ -202,10 +228,16 @@ public struct KeyTable: Sendable {
         key.bytes.withUnsafeBytes { k in probe(t) { KeyNode.matches($0, k) } }
     }
 
+    /// `index(forKey:)` straight from argument bytes: read paths need no owned Key.
+    @inline(__always)
+    public func index(forBytes key: UnsafeRawBufferPointer) -> Int? {
+        KeyTableView(slots: slots, mask: mask, count: count, seed: seed, key1: key1).index(forBytes: key)
+    }
+
     public subscript(key: Key) -> Entry? {
         get {
             guard let i = index(forKey: key) else { return nil }
-            return KeyNode.entry(storage.slots[i].node!).pointee
+            return KeyNode.entry(slots[i].node!).pointee
         }
         set {
             if let e = newValue { update(key, e) } else { removeValue(forKey: key) }
@@ -219,10 +251,17 @@ public struct KeyTable: Sendable {
     /// this table.
     @inline(__always)
     public mutating func modify<R>(_ key: Key, _ body: (inout Entry?) -> R) -> R {
+        key.bytes.withUnsafeBytes { modify(bytes: $0, body) }
+    }
+
+    /// `modify` for a key given as bytes (a command's argument): an inserted key's node copies
+    /// them, so no owned Key is needed.
+    @inline(__always)
+    public mutating func modify<R>(bytes key: UnsafeRawBufferPointer, _ body: (inout Entry?) -> R) -> R {
         makeUnique()
         let t = tag(of: key)
-        if let i = find(key, t) {
-            let node = storage.slots[i].node!
+        if let i = KeyTable.probe(slots, mask, t, { KeyNode.matches($0, key) }) {
+            let node = slots[i].node!
             var value: Entry? = KeyNode.entry(node).move()
             let r = body(&value)
             if let e = value {
@@ -234,7 +273,7 @@ public struct KeyTable: Sendable {
         }
         var value: Entry? = nil
         let r = body(&value)
-        if let e = value { insertNew(key, t, e) }
+        if let e = value { insertNew(bytes: key, t, e) }
         return r
     }
 
@@ -243,7 +282,7 @@ public struct KeyTable: Sendable {
         makeUnique()
         let t = tag(of: key)
         if let i = find(key, t) {
-            KeyNode.entry(storage.slots[i].node!).pointee = entry
+            KeyNode.entry(slots[i].node!).pointee = entry
         } else {
             insertNew(key, t, entry)
         }
@@ -253,7 +292,7 @@ public struct KeyTable: Sendable {
     public mutating func removeValue(forKey key: Key) -> Entry? {
         guard let i = index(forKey: key) else { return nil }
         makeUnique()
-        let entry = KeyNode.entry(storage.slots[i].node!).move()
+        let entry = KeyNode.entry(slots[i].node!).move()
         discard(i)
         return entry
     }
@@ -264,8 +303,8 @@ public struct KeyTable: Sendable {
     @discardableResult
     public mutating func remove(at i: Int) -> (key: Key, entry: Entry) {
         makeUnique()
-        precondition(storage.slots[i].tag != 0, "KeyTable.remove(at:) of an empty slot")
-        let node = storage.slots[i].node!
+        precondition(slots[i].tag != 0, "KeyTable.remove(at:) of an empty slot")
+        let node = slots[i].node!
         let key = Key(KeyNode.key(node))
         let entry = KeyNode.entry(node).move()
         discard(i)
@@ -276,7 +315,7 @@ public struct KeyTable: Sendable {
     /// the table when it became sparse: the end of every removal.
     @inline(__always)
     private mutating func discard(_ i: Int) {
-        KeyNode.freeMoved(storage.slots[i].node!)
+        KeyNode.freeMoved(slots[i].node!)
         vacate(i)
         shrinkIfSparse()
     }
@@ -285,9 +324,9 @@ public struct KeyTable: Sendable {
     /// Occupants after the hole that are not at home move back one slot, so no tombstones are
     /// left and probe lengths stay as if the key never existed.
     @inline(__always)
-    private func vacate(_ i: Int) {
-        let slots = storage.slots, mask = storage.mask
-        storage.count -= 1
+    private mutating func vacate(_ i: Int) {
+        let slots = self.slots, mask = self.mask
+        count -= 1
         var hole = i
         while true {
             let next = (hole &+ 1) & mask
@@ -301,17 +340,20 @@ public struct KeyTable: Sendable {
 
     /// Inserts a key known to be absent.
     private mutating func insertNew(_ key: Key, _ t: UInt32, _ entry: Entry) {
-        if storage.count >= storage.growthLimit { grow() }
-        let node = key.bytes.withUnsafeBytes { KeyNode.make($0, entry) }
-        place(KeyTableSlot(tag: t, node: node))
-        storage.count += 1
+        key.bytes.withUnsafeBytes { insertNew(bytes: $0, t, entry) }
+    }
+
+    private mutating func insertNew(bytes key: UnsafeRawBufferPointer, _ t: UInt32, _ entry: Entry) {
+        if count >= storage.growthLimit { grow() }
+        place(KeyTableSlot(tag: t, node: KeyNode.make(key, entry)))
+        count += 1
     }
 
     /// Robin Hood placement of a slot whose key is absent (room is there).
     @inline(__always)
     private func place(_ slot: KeyTableSlot) {
         var carried = slot
-        let slots = storage.slots, mask = storage.mask
+        let slots = self.slots, mask = self.mask
         var i = Int(carried.tag) & mask
         var distance = 0
         while true {
@@ -340,54 +382,58 @@ public struct KeyTable: Sendable {
     /// shrinks) did. A shrink rehashes ~capacity/16 slots, so deletions stay amortised O(1).
     @inline(__always)
     private mutating func shrinkIfSparse() {
-        let s = storage
-        if s.count < s.capacity / 16 && s.capacity > 64 { resize(to: s.capacity / 4) }
+        let capacity = mask + 1
+        if count < capacity / 16 && capacity > 64 { resize(to: capacity / 4) }
     }
 
     /// Moves every slot into a new array of `capacity` slots; nodes stay where they are (tags
     /// do not depend on the capacity).
     private mutating func resize(to capacity: Int) {
         let old = storage
-        let fresh = KeyTableStorage(capacity: capacity)
-        storage = fresh
+        adopt(KeyTableStorage(capacity: capacity))
         for i in 0...old.mask where old.slots[i].tag != 0 {
             place(old.slots[i])
             old.slots[i] = KeyTableSlot(tag: 0, node: nil)
         }
-        fresh.count = old.count
-        old.count = 0
     }
 
     @inline(__always)
     private mutating func makeUnique() {
         if !isKnownUniquelyReferenced(&storage) {
-            storage = storage === KeyTableStorage.empty ? KeyTableStorage(capacity: 8) : storage.copy()
+            adopt(storage === KeyTableStorage.empty ? KeyTableStorage(capacity: 8) : storage.copy())
         }
+    }
+
+    @inline(__always)
+    private mutating func adopt(_ s: KeyTableStorage) {
+        storage = s
+        slots = s.slots
+        mask = s.mask
     }
 
     // MARK: - Slot access (slot numbers from index(forKey:), valid until the next change)
 
     /// The key in slot `i`, as a new Key (nodes hold the bytes; this allocates).
-    public func key(at i: Int) -> Key { Key(KeyNode.key(storage.slots[i].node!)) }
-    public func entry(at i: Int) -> Entry { KeyNode.entry(storage.slots[i].node!).pointee }
+    public func key(at i: Int) -> Key { Key(KeyNode.key(slots[i].node!)) }
+    public func entry(at i: Int) -> Entry { KeyNode.entry(slots[i].node!).pointee }
 
     /// The entry in slot `i`, to read in place (no copy, no retain of its value). Valid until
     /// the table next changes; never write through it (the storage may be shared).
     @inline(__always)
     func readEntry(at i: Int) -> UnsafePointer<Entry> {
-        UnsafePointer(KeyNode.entry(storage.slots[i].node!))
+        UnsafePointer(KeyNode.entry(slots[i].node!))
     }
 
     /// In-place access to the entry in slot `i`; `body` must not change the table.
     @inline(__always)
     public mutating func withEntry<R>(at i: Int, _ body: (inout Entry) -> R) -> R {
         makeUnique()
-        return body(&KeyNode.entry(storage.slots[i].node!).pointee)
+        return body(&KeyNode.entry(slots[i].node!).pointee)
     }
 
     /// Whether slot `i` (0 ..< slotCount) holds a key: for sampling from a random point.
-    var slotCount: Int { storage.capacity }
-    func isOccupied(_ i: Int) -> Bool { storage.slots[i].tag != 0 }
+    var slotCount: Int { mask + 1 }
+    func isOccupied(_ i: Int) -> Bool { slots[i].tag != 0 }
 
     public var keys: [Key] { map(\.key) }
 
@@ -420,5 +466,27 @@ extension KeyTable: Sequence {
         }
     }
     public func makeIterator() -> Iterator { Iterator(storage: storage) }
-    public var underestimatedCount: Int { storage.count }
+    public var underestimatedCount: Int { count }
+}
+
+/// A table's lookup fields alone, all plain values: what a read needs, copied out of the
+/// table in place (ShardTables.view) so the lookup holds no reference to the table's storage
+/// and so retains nothing. Valid until the table next changes.
+struct KeyTableView {
+    let slots: UnsafeMutablePointer<KeyTableSlot>
+    let mask: Int
+    let count: Int
+    let seed: Int
+    let key1: UInt64
+
+    @inline(__always)
+    func index(forBytes key: UnsafeRawBufferPointer) -> Int? {
+        if count == 0 { return nil }
+        let h = SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: key1)
+        return KeyTable.probe(slots, mask, KeyTable.tag(h)) { KeyNode.matches($0, key) }
+    }
+
+    /// The entry in slot `i`, in place.
+    @inline(__always)
+    func entry(at i: Int) -> UnsafeMutablePointer<Entry> { KeyNode.entry(slots[i].node!) }
 }

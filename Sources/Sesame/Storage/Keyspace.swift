@@ -7,6 +7,9 @@
 public final class Keyspace: @unchecked Sendable {
     public let databases: Int
     public let shards: [Shard]
+    /// `shards` again, unretained: `withShard` borrows the shard from here without a
+    /// retain/release pair (an atomic pair per command); `shards` keeps them alive.
+    private let shardRefs: UnsafeMutablePointer<Unmanaged<Shard>>
     public let clock: any SesameClock
     /// Whether `clock` is the SystemClock, so the request path can read the time without going
     /// through the existential (an outlined copy of it per call, ~1.3 per GET under callgrind).
@@ -35,7 +38,11 @@ public final class Keyspace: @unchecked Sendable {
         shards = (0..<n).map {
             Shard(index: $0, databases: databases, now: now, tickMilliseconds: tickMilliseconds, memory: memory)
         }
+        shardRefs = .allocate(capacity: n)
+        for (i, s) in shards.enumerated() { (shardRefs + i).initialize(to: .passUnretained(s)) }
     }
+
+    deinit { shardRefs.deallocate() }
 
     /// The clock's time, without the existential's indirection for the system clock.
     @inline(__always) public func nowMilliseconds() -> Int64 {
@@ -73,10 +80,11 @@ public final class Keyspace: @unchecked Sendable {
 
     @inline(__always)
     public func withShard<R>(_ key: UnsafeRawBufferPointer, _ body: (Shard) throws -> R) rethrows -> R {
-        let s = shard(for: key)
-        s.lock.lock()
-        defer { s.lock.unlock() }
-        return try body(s)
+        try shardRefs[shardIndex(key)]._withUnsafeGuaranteedRef { s in
+            s.lock.lock()
+            defer { s.lock.unlock() }
+            return try body(s)
+        }
     }
 
     /// Locks every shard in `indices` (ascending, each once) for the duration of `body`.

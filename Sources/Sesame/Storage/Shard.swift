@@ -23,9 +23,9 @@ public final class Shard: @unchecked Sendable {
     public let lock = ShardLock()
     /// Guarded by `lock`. One table per database.
     #if DEBUG
-    var tables: [KeyTable]
+    var tables: ShardTables
     #else
-    @exclusivity(unchecked) var tables: [KeyTable]
+    @exclusivity(unchecked) var tables: ShardTables
     #endif
     @exclusivity(unchecked) var wheel: TimerWheel
     /// Each database's KeyTable seed, kept across flushes: a wheel record carries its key's
@@ -73,12 +73,14 @@ public final class Shard: @unchecked Sendable {
             h.combine(db)
             return h.finalize()
         }
-        tables = seeds.map { KeyTable(seed: $0) }
+        tables = ShardTables(seeds.map { KeyTable(seed: $0) })
         wheel = TimerWheel(now: now, tickMilliseconds: tickMilliseconds)
         self.memory = memory
         volatileKeys = Array(repeating: 0, count: databases)
         evictionHand = Array(repeating: 0, count: databases)
     }
+
+    deinit { tables.destroy() }
 
     // MARK: - Accounting
 
@@ -90,7 +92,7 @@ public final class Shard: @unchecked Sendable {
         let drift = usedBytes - reportedBytes
         let slack = memory.slack.load(ordering: .relaxed)
         if drift > slack || drift < -slack {
-            memory.total.add(drift, ordering: .relaxed)
+            memory.total.wrappingAdd(drift, ordering: .relaxed)
             reportedBytes = usedBytes
         }
     }
@@ -99,7 +101,7 @@ public final class Shard: @unchecked Sendable {
     func reportDrift() {
         let drift = usedBytes - reportedBytes
         if drift != 0 {
-            memory.total.add(drift, ordering: .relaxed)
+            memory.total.wrappingAdd(drift, ordering: .relaxed)
             reportedBytes = usedBytes
         }
     }
@@ -126,7 +128,14 @@ public final class Shard: @unchecked Sendable {
     /// deleted). `body` must not touch this shard's tables.
     @inline(__always)
     func withLiveEntry<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry) -> R) -> R? {
-        guard let i = tables[db].index(forKey: key) else { return nil }
+        key.bytes.withUnsafeBytes { withLiveEntry(db, bytes: $0, now: now, body) }
+    }
+
+    /// `withLiveEntry` for a key given as argument bytes: no owned Key is made unless the key
+    /// turns out to be expired (then the table hands back the one it frees).
+    @inline(__always)
+    func withLiveEntry<R>(_ db: Int, bytes key: UnsafeRawBufferPointer, now: Int64, _ body: (inout Entry) -> R) -> R? {
+        guard let i = tables.view(db).index(forBytes: key) else { return nil }
         var expired = false
         let result: R? = tables[db].withEntry(at: i) { e in
             if e.isExpired(now) {
@@ -169,6 +178,14 @@ public final class Shard: @unchecked Sendable {
         if let t = tracker, t.active.load(ordering: .relaxed) != 0 { t.keyChanged(self, key) }
     }
 
+    /// `changed` for a key given as bytes: a Key is made only when WATCH or tracking need one.
+    @inline(__always)
+    func changed(_ db: Int, bytes key: UnsafeRawBufferPointer) {
+        dirty &+= 1
+        if !watched.isEmpty { touch(db, Key(key)) }
+        if let t = tracker, t.active.load(ordering: .relaxed) != 0 { t.keyChanged(self, Key(key)) }
+    }
+
     /// Marks a change to a key for WATCH. Caller holds the lock.
     @inline(__always)
     func touch(_ db: Int, _ key: Key) {
@@ -197,32 +214,40 @@ public final class Shard: @unchecked Sendable {
     /// One hash probe; the entry's size, TTL and LRU clock are accounted after `body`.
     @inline(__always)
     func mutate<R>(_ db: Int, _ key: Key, now: Int64, _ body: (inout Entry?) -> R) -> R {
+        key.bytes.withUnsafeBytes { mutate(db, bytes: $0, now: now, body) }
+    }
+
+    /// `mutate` for a key given as argument bytes: no owned Key unless the key had expired or
+    /// WATCH / tracking need one.
+    @inline(__always)
+    func mutate<R>(_ db: Int, bytes key: UnsafeRawBufferPointer, now: Int64, _ body: (inout Entry?) -> R) -> R {
         var expired: Entry? = nil
         var before = 0, after = 0
         var volatileBefore = false, volatileAfter = false
-        let result: R = tables[db].modify(key) { slot in
+        let keyLength = key.count
+        let result: R = tables[db].modify(bytes: key) { slot in
             if let e = slot {
                 if e.isExpired(now) {
                     expired = e
                     slot = nil
                 } else {
-                    before = e.cost(key)
+                    before = e.cost(keyLength: keyLength)
                     volatileBefore = e.expireAt != 0
                 }
             }
             let r = body(&slot)
             if slot != nil {
                 slot!.accessed = Entry.lruTick(now)
-                after = slot!.cost(key)
+                after = slot!.cost(keyLength: keyLength)
                 volatileAfter = slot!.expireAt != 0
             }
             return r
         }
-        if let e = expired { expiredAfterRemoval(db, key, e) }
+        if let e = expired { expiredAfterRemoval(db, Key(key), e) }
         if before != after { account(after - before) }
         if volatileBefore != volatileAfter { volatileKeys[db] += volatileAfter ? 1 : -1 }
         // `cost` is never 0 for an entry, so these say whether the key existed before / after.
-        if before != 0 || after != 0 { changed(db, key) }
+        if before != 0 || after != 0 { changed(db, bytes: key) }
         return result
     }
 
@@ -245,6 +270,11 @@ public final class Shard: @unchecked Sendable {
     /// later deadline and re-inserts itself.
     @inline(__always)
     func scheduleExpiry(_ db: Int, _ key: Key, _ entry: inout Entry) {
+        key.bytes.withUnsafeBytes { scheduleExpiry(db, bytes: $0, &entry) }
+    }
+
+    @inline(__always)
+    func scheduleExpiry(_ db: Int, bytes key: UnsafeRawBufferPointer, _ entry: inout Entry) {
         let at = entry.expireAt
         guard at != 0 else { return }
         if entry.wheelAt != 0 && entry.wheelAt <= at { return }
@@ -289,9 +319,14 @@ public final class Shard: @unchecked Sendable {
     /// Flask-Session) would grow the wheel by one record per request until the TTL passes.
     @inline(__always)
     func overwrite(_ db: Int, _ key: Key, _ slot: inout Entry?, with entry: Entry) {
+        key.bytes.withUnsafeBytes { overwrite(db, bytes: $0, &slot, with: entry) }
+    }
+
+    @inline(__always)
+    func overwrite(_ db: Int, bytes key: UnsafeRawBufferPointer, _ slot: inout Entry?, with entry: Entry) {
         var e = entry
         if let old = slot { e.wheelAt = old.wheelAt }
-        scheduleExpiry(db, key, &e)
+        scheduleExpiry(db, bytes: key, &e)
         slot = e
     }
 

@@ -8,6 +8,20 @@ import Testing
         #expect([UInt8]().withUnsafeBytes { HashSlot.crc16($0) } == 0)
     }
 
+    /// The four-bytes-a-step CRC agrees with the byte-at-a-time definition for every length
+    /// up to 70 (each tail length, several full steps) on random bytes.
+    @Test func slicedCRCMatchesBytewise() {
+        var rng = SystemRandomNumberGenerator()
+        for length in 0...70 {
+            for _ in 0..<20 {
+                let data = (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                data.withUnsafeBytes { raw in
+                    #expect(HashSlot.crc16(raw) == HashSlot.crc16Bytewise(raw), "length \(length)")
+                }
+            }
+        }
+    }
+
     @Test(arguments: [
         ("somekey", 11058), ("foo{hash_tag}", 2515), ("bar{hash_tag}", 2515), ("foo", 12182),
         ("{user1000}.following", 3443), ("foo{}{bar}", 8363), ("foo{{bar}}zap", 4015),
