@@ -33,6 +33,33 @@ struct ClientCommandsTests {
         #expect(try clients[0].call("CLIENT", "LIST", "TYPE", "bogus") == bytes("-ERR Unknown client type 'bogus'\r\n"))
     }
 
+    /// Another client's line follows each batch: the last command (a plain command or a
+    /// `parent|sub` one, in either order), the database, the name.
+    @Test func listFollowsLastCommandDatabaseAndName() throws {
+        let sesame = try SesameInstance(threads: 2)
+        let a = try sesame.client(), b = try sesame.client()
+        func lineOfA() throws -> String {
+            let id = String(decoding: try a.call("CLIENT", "ID").dropFirst().dropLast(2), as: UTF8.self)
+            let text = String(decoding: try b.call("CLIENT", "LIST"), as: UTF8.self)
+            return text.split(separator: "\n").first { $0.contains("id=\(id) addr=") }.map(String.init) ?? ""
+        }
+        _ = try a.call("SELECT", "3")
+        _ = try a.call("GET", "k")
+        // CLIENT ID (asked by lineOfA) is itself a subcommand: the line shows it.
+        var line = try lineOfA()
+        #expect(line.contains(" db=3 ") && line.contains(" cmd=client|id "), "\(line)")
+        _ = try a.call("CLIENT", "SETNAME", "alpha")
+        _ = try a.call("SET", "k", "v")
+        let text = String(decoding: try b.call("CLIENT", "LIST"), as: UTF8.self)
+        line = text.split(separator: "\n").first { $0.contains(" name=alpha ") }.map(String.init) ?? ""
+        #expect(line.contains(" cmd=set ") && line.contains(" db=3 "), "\(line)")
+        _ = try a.call("SELECT", "0")
+        _ = try a.call("HSET", "h", "f", "v")
+        let again = String(decoding: try b.call("CLIENT", "LIST"), as: UTF8.self)
+        line = again.split(separator: "\n").first { $0.contains(" name=alpha ") }.map(String.init) ?? ""
+        #expect(line.contains(" cmd=hset ") && line.contains(" db=0 "), "\(line)")
+    }
+
     @Test func killClosesAClientOnAnyLoop() throws {
         let sesame = try SesameInstance(threads: 2)
         let victims = try (0..<4).map { _ in try sesame.client() }

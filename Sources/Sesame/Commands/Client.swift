@@ -36,6 +36,11 @@ public final class Client {
         /// every client), and the name a subcommand set instead (`config|get`).
         var lastCommand: Unmanaged<CommandSpec>? = nil
         var lastSubcommandName: String? = nil
+        /// Bumped by every setter of a field the ClientRecord's snapshot shows; the snapshot is
+        /// republished when it differs from `publishedVersion` (see refreshRecord).
+        var recordVersion: UInt32 = 1
+        var publishedVersion: UInt32 = 0
+        var recordRef: Unmanaged<ClientRecord>? = nil
         /// Keyspace hits and misses of an event-loop client not yet added to its loop's
         /// counters (see `flushStats`).
         var pendingHits = 0
@@ -78,34 +83,45 @@ public final class Client {
 
     /// Replies go to this client's output buffer in its protocol version.
     @inline(__always) public var reply: ReplyWriter { ReplyWriter(outputRef, resp3: state.pointee.resp3) }
-    @inline(__always) public var resp3: Bool { get { state.pointee.resp3 } set { state.pointee.resp3 = newValue } }
-    @inline(__always) public var db: Int { get { state.pointee.db } set { state.pointee.db = newValue } }
-    public var name: [UInt8]? { get { state.pointee.name } set { state.pointee.name = newValue } }
-    public var libName: [UInt8]? { get { state.pointee.libName } set { state.pointee.libName = newValue } }
-    public var libVersion: [UInt8]? { get { state.pointee.libVersion } set { state.pointee.libVersion = newValue } }
+    @inline(__always) public var resp3: Bool { get { state.pointee.resp3 } set { state.pointee.resp3 = newValue; recordChanged() } }
+    @inline(__always) public var db: Int { get { state.pointee.db } set { state.pointee.db = newValue; recordChanged() } }
+    public var name: [UInt8]? { get { state.pointee.name } set { state.pointee.name = newValue; recordChanged() } }
+    public var libName: [UInt8]? { get { state.pointee.libName } set { state.pointee.libName = newValue; recordChanged() } }
+    public var libVersion: [UInt8]? { get { state.pointee.libVersion } set { state.pointee.libVersion = newValue; recordChanged() } }
+    /// A field CLIENT LIST shows changed: republish the record's snapshot after this batch.
+    @inline(__always) func recordChanged() { state.pointee.recordVersion &+= 1 }
+    var recordNeedsPublishing: Bool {
+        state.pointee.recordVersion != state.pointee.publishedVersion || state.pointee.tracking != nil
+    }
+    func recordPublished() { state.pointee.publishedVersion = state.pointee.recordVersion }
+    var hasSubcommandName: Bool { state.pointee.lastSubcommandName != nil }
+    var lastCommandRef: Unmanaged<CommandSpec>? { state.pointee.lastCommand }
+    var recordRef: Unmanaged<ClientRecord>? { state.pointee.recordRef }
     @inline(__always) public var authenticated: Bool { get { state.pointee.authenticated } set { state.pointee.authenticated = newValue } }
     /// Set by QUIT and protocol errors: flush what is queued, then close.
     @inline(__always) public var closeAfterReply: Bool { get { state.pointee.closeAfterReply } set { state.pointee.closeAfterReply = newValue } }
     @inline(__always) public var lastCommandAt: Int64 { get { state.pointee.lastCommandAt } set { state.pointee.lastCommandAt = newValue } }
     /// Commands queued by MULTI; nil outside a transaction.
-    @inline(__always) public var multi: MultiState? { get { state.pointee.multi } set { state.pointee.multi = newValue } }
+    @inline(__always) public var multi: MultiState? { get { state.pointee.multi } set { state.pointee.multi = newValue; recordChanged() } }
     @inline(__always) var inMulti: Bool { state.pointee.multi != nil }
     /// Queues a command in the open transaction (in place, without copying the queue).
-    func queueInMulti(_ command: OwnedArguments) { state.pointee.multi?.queued.append(command) }
+    func queueInMulti(_ command: OwnedArguments) { state.pointee.multi?.queued.append(command); recordChanged() }
     func failMulti() { state.pointee.multi?.failed = true }
     /// Keys under WATCH, with the version each had when watched.
     var watched: [WatchedKey] { get { state.pointee.watched } set { state.pointee.watched = newValue } }
     func addWatched(_ w: WatchedKey) { state.pointee.watched.append(w) }
     /// Pub/Sub channels and patterns this connection is subscribed to.
-    var channels: Set<Key> { get { state.pointee.channels } set { state.pointee.channels = newValue } }
-    var patterns: Set<Key> { get { state.pointee.patterns } set { state.pointee.patterns = newValue } }
+    var channels: Set<Key> { get { state.pointee.channels } set { state.pointee.channels = newValue; recordChanged() } }
+    var patterns: Set<Key> { get { state.pointee.patterns } set { state.pointee.patterns = newValue; recordChanged() } }
     @inline(__always) var isSubscribed: Bool { !state.pointee.channels.isEmpty || !state.pointee.patterns.isEmpty }
     /// Adds or removes a subscription in place; returns whether it changed.
     func insertSubscription(_ k: Key, pattern: Bool) -> Bool {
-        pattern ? state.pointee.patterns.insert(k).inserted : state.pointee.channels.insert(k).inserted
+        recordChanged()
+        return pattern ? state.pointee.patterns.insert(k).inserted : state.pointee.channels.insert(k).inserted
     }
     func removeSubscription(_ k: Key, pattern: Bool) -> Bool {
-        pattern ? state.pointee.patterns.remove(k) != nil : state.pointee.channels.remove(k) != nil
+        recordChanged()
+        return pattern ? state.pointee.patterns.remove(k) != nil : state.pointee.channels.remove(k) != nil
     }
     /// The epoll tag of this client's connection, so messages from other loops find it.
     public var connectionTag: UInt32 { get { state.pointee.connectionTag } set { state.pointee.connectionTag = newValue } }
@@ -113,7 +129,14 @@ public final class Client {
     public var fd: Int32 { get { state.pointee.fd } set { state.pointee.fd = newValue } }
     public var peerAddress: String { get { state.pointee.peerAddress } set { state.pointee.peerAddress = newValue } }
     /// What other threads see of this client (nil for the fixture's internal clients).
-    public var record: ClientRecord? { get { state.pointee.record } set { state.pointee.record = newValue } }
+    public var record: ClientRecord? {
+        get { state.pointee.record }
+        set {
+            state.pointee.record = newValue
+            state.pointee.recordRef = newValue.map { .passUnretained($0) }
+            recordChanged()
+        }
+    }
     /// Name of the last command run, for CLIENT LIST's cmd= field.
     /// What CLIENT LIST reports as cmd=: the last command's name, `parent|sub` for a
     /// subcommand, NULL before the first.
@@ -175,7 +198,7 @@ public final class Client {
     }
 
     /// CLIENT TRACKING state, created the first time tracking is turned on.
-    var tracking: TrackingClient? { get { state.pointee.tracking } set { state.pointee.tracking = newValue } }
+    var tracking: TrackingClient? { get { state.pointee.tracking } set { state.pointee.tracking = newValue; recordChanged() } }
     /// Wrote to the append-only file since its replies were last sent (appendfsync always).
     var aofPending: Bool { get { state.pointee.aofPending } set { state.pointee.aofPending = newValue } }
     /// Inside EXEC with appendonly on: the queue's records, appended as one MULTI/EXEC unit.

@@ -69,6 +69,7 @@ private struct SetOptions {
 }
 
 func setCommand(_ c: Client, _ args: Arguments) {
+    if args.count == 3 { return setPlain(c, args) }
     // Options first (any syntax error wins), then the expire value, as Redis does.
     var o = SetOptions()
     var j = 3
@@ -118,6 +119,23 @@ func setCommand(_ c: Client, _ args: Arguments) {
         c.notify(.string, "set", args[1])
         if expireAt != 0 { c.notify(.generic, "expire", args[1]) }
     }
+}
+
+/// SET key value without options, the session stores' form: its closures capture only plain
+/// values (the key and value spans, the database, the time), not the client, so the write
+/// needs no reference counting.
+@inline(__always)
+private func setPlain(_ c: Client, _ args: Arguments) {
+    let now = c.now, db = c.db
+    let key = args[1], value = args[2]
+    c.withShard(key) { shard in
+        shard.mutate(db, bytes: key, now: now) { slot in
+            let bytes = reusedStringStorage(&slot, for: value) ?? Array(value)
+            shard.overwrite(db, bytes: key, &slot, with: Entry(value: .string(bytes)))
+        }
+    }
+    c.reply.ok()
+    c.notify(.string, "set", key)
 }
 
 /// Reads an expire argument and turns it into an absolute deadline in Unix milliseconds, with
