@@ -35,9 +35,10 @@ func readHash(_ c: Client, _ shard: Shard, _ key: Key, now: Int64) -> (HashValue
 
 func hsetGeneric(_ c: Client, _ args: Arguments, name: String) {
     if args.count % 2 == 1 { c.reply.error(string: RedisError.arity(name)); return }
-    let now = c.now
+    let now = c.now, db = c.db
+    // The closures capture plain values only (not the client): no reference counting.
     let added: Int? = c.withKeyBytes(args, 1) { shard, key in
-        shard.mutate(c.db, bytes: key, now: now) { slot -> Int? in
+        shard.mutate(db, bytes: key, now: now) { slot -> Int? in
             var h: HashValue
             if slot != nil {
                 guard let existing = slot!.takeHash() else { return nil }
@@ -92,10 +93,9 @@ func hmgetCommand(_ c: Client, _ args: Arguments) {
 }
 
 func hgetallCommand(_ c: Client, _ args: Arguments) {
-    let now = c.now
-    c.withKeyBytes(args, 1) { shard, key in
-        let reply = c.reply
-        let found = shard.withLiveEntry(c.db, bytes: key, now: now) { e in
+    let now = c.now, db = c.db, reply = c.reply
+    let found = c.withKeyBytes(args, 1) { shard, key in
+        shard.withLiveEntry(db, bytes: key, now: now) { e in
             e.value.withHash { (h: HashValue) -> Void in
                 reply.mapHeader(h.count)
                 h.forEach { f, v in
@@ -104,11 +104,11 @@ func hgetallCommand(_ c: Client, _ args: Arguments) {
                 }
             } != nil
         }
-        switch found {
-        case nil: c.miss(); reply.mapHeader(0)
-        case false?: reply.error(RedisError.wrongType)
-        case true?: c.hit()
-        }
+    }
+    switch found {
+    case nil: c.miss(); reply.mapHeader(0)
+    case false?: reply.error(RedisError.wrongType)
+    case true?: c.hit()
     }
 }
 

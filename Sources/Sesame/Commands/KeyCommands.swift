@@ -96,11 +96,14 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
         if when > Int64.max - now { c.reply.error(string: RedisError.invalidExpire(name)); return }
         when += now
     }
+    let db = c.db
+    // The closures capture plain values only (not the client), and the entry is changed in
+    // place (a copy retained and released its value).
     let result: Int = c.withKeyBytes(args, 1) { shard, key in
-        shard.mutate(c.db, bytes: key, now: now) { slot in
-            guard var e = slot else { return 0 }
+        shard.mutate(db, bytes: key, now: now) { slot in
+            guard slot != nil else { return 0 }
             if nx || xx || gt || lt {
-                let current = e.expireAt  // 0 = no TTL, which counts as infinite
+                let current = slot!.expireAt  // 0 = no TTL, which counts as infinite
                 if nx && current != 0 { return 0 }
                 if xx && current == 0 { return 0 }
                 if gt && (current == 0 || when <= current) { return 0 }
@@ -111,9 +114,8 @@ func expireGeneric(_ c: Client, _ args: Arguments, seconds: Bool, relative: Bool
                 slot = nil
                 return 2
             }
-            e.expireAt = when
-            shard.scheduleExpiry(c.db, bytes: key, &e)
-            slot = e
+            slot!.expireAt = when
+            shard.scheduleExpiry(db, bytes: key, &slot!)
             return 1
         }
     }

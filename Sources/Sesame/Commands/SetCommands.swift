@@ -33,9 +33,9 @@ func readSet(_ c: Client, _ shard: Shard, _ key: Key, now: Int64) -> (SetValue?,
 }
 
 func saddCommand(_ c: Client, _ args: Arguments) {
-    let now = c.now
+    let now = c.now, db = c.db
     let added: Int? = c.withKeyBytes(args, 1) { shard, key in
-        shard.mutate(c.db, bytes: key, now: now) { slot -> Int? in
+        shard.mutate(db, bytes: key, now: now) { slot -> Int? in
             var s: SetValue
             if slot != nil {
                 guard let existing = slot!.takeSet() else { return nil }

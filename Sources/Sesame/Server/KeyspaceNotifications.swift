@@ -124,8 +124,8 @@ extension Client {
     /// Reports a change to keyspace-notification subscribers (a no-op unless enabled).
     @inline(__always)
     public func notify(_ cls: NotifyClass, _ event: String, _ key: UnsafeRawBufferPointer) {
-        let n = server.notifier
-        guard n.active else { return }
-        n.notify(cls, event: event, key: Array(key), db: db)
+        let ref = server.notifierRef
+        guard ref._withUnsafeGuaranteedRef({ $0.active }) else { return }
+        ref._withUnsafeGuaranteedRef { $0.notify(cls, event: event, key: Array(key), db: db) }
     }
 }

@@ -58,6 +58,8 @@ public final class ServerState: Sendable {
     public let cluster: ClusterState
     public let sessionDefaults: SessionDefaults
     let notifier: KeyspaceNotifier
+    /// `notifier`, unretained, for the per-write "are notifications on?" check.
+    let notifierRef: Unmanaged<KeyspaceNotifier>
     /// CLIENT TRACKING (Tracking.swift).
     public let tracking: Tracking
     /// The append-only file (docs/PERSISTENCE.md); idle unless appendonly is on.
@@ -83,6 +85,7 @@ public final class ServerState: Sendable {
                                     announceIP: configuration.clusterAnnounceIP)
         self.pubsub = PubSubHub(loops: max(1, configuration.threads))
         self.notifier = KeyspaceNotifier(hub: pubsub)
+        self.notifierRef = .passUnretained(notifier)
         self.tracking = Tracking(mailboxes: pubsub.mailboxes, clients: clients)
         self.aof = AppendOnlyFile(configuration: configuration, log: Logger(level: configuration.logLevel))
         let events = PersistenceEvents(aof: aof, next: notifier)

@@ -49,7 +49,12 @@ public final class Shard: @unchecked Sendable {
     /// CLIENT TRACKING: keys tracking clients read, and where their changes are reported
     /// (Tracking.swift). The table is empty and `tracker.active` 0 unless a client tracks.
     @exclusivity(unchecked) var tracked: [Key: [TrackingClient]] = [:]
-    @exclusivity(unchecked) var tracker: Tracking?
+    @exclusivity(unchecked) var tracker: Tracking? {
+        didSet { trackerRef = tracker.map { .passUnretained($0) } }
+    }
+    /// `tracker`, unretained, for the write path's "is anyone tracking?" check (binding the
+    /// optional reference was a retain/release pair per write); `tracker` keeps it alive.
+    @exclusivity(unchecked) private(set) var trackerRef: Unmanaged<Tracking>?
     /// Changes made to this shard's keys (Redis's server.dirty, per shard): the append-only
     /// file logs a write command only when it moved this, so no-op writes are not logged.
     @exclusivity(unchecked) var dirty: UInt64 = 0
@@ -175,7 +180,9 @@ public final class Shard: @unchecked Sendable {
     func changed(_ db: Int, _ key: Key) {
         dirty &+= 1
         if !watched.isEmpty { touch(db, key) }
-        if let t = tracker, t.active.load(ordering: .relaxed) != 0 { t.keyChanged(self, key) }
+        if let t = trackerRef, t._withUnsafeGuaranteedRef({ $0.active.load(ordering: .relaxed) != 0 }) {
+            t._withUnsafeGuaranteedRef { $0.keyChanged(self, key) }
+        }
     }
 
     /// `changed` for a key given as bytes: a Key is made only when WATCH or tracking need one.
@@ -183,7 +190,9 @@ public final class Shard: @unchecked Sendable {
     func changed(_ db: Int, bytes key: UnsafeRawBufferPointer) {
         dirty &+= 1
         if !watched.isEmpty { touch(db, Key(key)) }
-        if let t = tracker, t.active.load(ordering: .relaxed) != 0 { t.keyChanged(self, Key(key)) }
+        if let t = trackerRef, t._withUnsafeGuaranteedRef({ $0.active.load(ordering: .relaxed) != 0 }) {
+            t._withUnsafeGuaranteedRef { $0.keyChanged(self, Key(key)) }
+        }
     }
 
     /// Marks a change to a key for WATCH. Caller holds the lock.

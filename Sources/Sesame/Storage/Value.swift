@@ -149,6 +149,7 @@ public struct HashValue: Sendable {
     }
 
     /// Visits every field and value: insertion order when packed, table order otherwise.
+    @inline(__always)
     public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
         if let table = box?.dict {
             for (k, v) in table {
