@@ -18,6 +18,18 @@ public struct Key: Hashable, Sendable {
         digest = bytes.withUnsafeBytes { Key.digest(of: $0) }
     }
     @inline(__always) public init(_ raw: UnsafeRawBufferPointer) { self.init(Array(raw)) }
+
+    /// A Key holding `raw`, in `scratch`'s storage when its size matches (overwritten in place;
+    /// storage something else still holds, such as a table that kept an earlier key, is copied
+    /// on write first), else in new storage that `scratch` then keeps.
+    @inline(__always) init(reusing scratch: inout [UInt8], _ raw: UnsafeRawBufferPointer) {
+        if scratch.count == raw.count {
+            if raw.count > 0 { scratch.withUnsafeMutableBytes { $0.copyMemory(from: raw) } }
+        } else {
+            scratch = Array(raw)
+        }
+        self.init(scratch)
+    }
     public init(_ string: String) { self.init(Array(string.utf8)) }
 
     @inline(__always) public func hash(into hasher: inout Hasher) {

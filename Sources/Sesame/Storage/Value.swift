@@ -97,10 +97,20 @@ public struct HashValue: Sendable {
     public mutating func set(_ field: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) -> Bool {
         if box != nil {
             let t = uniqueBox()
-            if let old = t.dict.updateValue(Array(value), forKey: Key(field)) {
-                t.bytes += value.count - old.count
+            let k = t.lookupKey(field)
+            if let i = t.dict.index(forKey: k) {
+                // An existing field: its value is overwritten in place when the size is the
+                // same (no allocation), else replaced.
+                let oldCount = t.dict.values[i].count
+                if oldCount == value.count {
+                    if oldCount > 0 { t.dict.values[i].withUnsafeMutableBytes { $0.copyMemory(from: value) } }
+                } else {
+                    t.dict.values[i] = Array(value)
+                }
+                t.bytes += value.count - oldCount
                 return false
             }
+            t.dict[k] = Array(value)
             t.bytes += field.count + value.count + HashValue.tableFieldOverhead
             return true
         }
@@ -189,20 +199,34 @@ public struct HashValue: Sendable {
 final class HashTable: @unchecked Sendable {
     var dict: [Key: [UInt8]]
     var bytes: Int
+    /// Storage for the lookup key of writes (see `lookupKey`).
+    var scratch: [UInt8] = []
     init(_ dict: [Key: [UInt8]], bytes: Int) {
         self.dict = dict
         self.bytes = bytes
     }
+
+    /// A Key for `raw` in storage reused from one write to the next: the dictionary can only
+    /// look up a Key, and allocating one per HSET of an existing field was a malloc and a free
+    /// for nothing. A key the table keeps keeps the storage (the next call copies on write).
+    /// Only on a uniquely held table (the write paths call uniqueBox first).
+    @inline(__always)
+    func lookupKey(_ raw: UnsafeRawBufferPointer) -> Key { Key(reusing: &scratch, raw) }
 }
 
 /// A set's table form and its accounted size.
 final class SetTable: @unchecked Sendable {
     var members: Set<Key>
     var bytes: Int
+    /// See HashTable.lookupKey.
+    var scratch: [UInt8] = []
     init(_ members: Set<Key>, bytes: Int) {
         self.members = members
         self.bytes = bytes
     }
+
+    @inline(__always)
+    func lookupKey(_ raw: UnsafeRawBufferPointer) -> Key { Key(reusing: &scratch, raw) }
 }
 
 public struct SetValue: Sendable {
@@ -255,7 +279,7 @@ public struct SetValue: Sendable {
             convertToTable()
         }
         let t = uniqueBox()
-        guard t.members.insert(Key(member)).inserted else { return false }
+        guard t.members.insert(t.lookupKey(member)).inserted else { return false }
         t.bytes += member.count + SetValue.tableMemberOverhead
         return true
     }

@@ -113,6 +113,26 @@ final class SetBox {
         #expect(h.isPacked)
     }
 
+    /// Table form: writes look fields up through one reused scratch key. A field the table
+    /// kept shares that storage until the next write copies it: a later field of the same
+    /// length must not overwrite the stored one, and values are overwritten in place only when
+    /// their size is unchanged.
+    @Test func tableFormReusesItsLookupKeySafely() {
+        let h = HashBox()
+        for i in 0..<200 { #expect(h.set(bytes("f\(1000 + i)"), bytes("v\(i)"))) }
+        #expect(!h.isPacked)
+        #expect(h.set(bytes("aaaa"), bytes("1")))
+        #expect(h.set(bytes("bbbb"), bytes("2")))
+        #expect(!h.set(bytes("aaaa"), bytes("3")))           // same size: in place
+        #expect(!h.set(bytes("bbbb"), bytes("longer value")))  // new size: replaced
+        #expect(h.get(bytes("aaaa")) == bytes("3"))
+        #expect(h.get(bytes("bbbb")) == bytes("longer value"))
+        #expect(h.get(bytes("f1000")) == bytes("v0"))
+        #expect(h.get(bytes("f1199")) == bytes("v199"))
+        #expect(h.count == 202)
+        #expect(Set(h.pairs.map { $0.0.text }).count == 202)
+    }
+
     @Test func emptyFieldsAndValues() {
         let h = HashBox()
         #expect(h.set([], []))
