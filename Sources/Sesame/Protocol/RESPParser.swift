@@ -328,6 +328,18 @@ public struct RESPParser {
     /// the general path, so what is accepted and the error texts are unchanged.
     @inline(__always)
     static func quickLength(_ base: UnsafeMutablePointer<UInt8>, at: Int, end: Int) -> (Int, Int)? {
+        // One or two digits (argument counts, command names, most keys and values): checked
+        // directly, without the digit loop.
+        if at &+ 4 < end {
+            let d0 = base[at &+ 1] &- 48, c1 = base[at &+ 2]
+            if d0 <= 9 && c1 == 13 {
+                return base[at &+ 3] == 10 ? (Int(d0), at &+ 2) : nil
+            }
+            let d1 = c1 &- 48
+            if d0 != 0 && d0 <= 9 && d1 <= 9 && base[at &+ 3] == 13 {
+                return base[at &+ 4] == 10 ? (Int(d0) &* 10 &+ Int(d1), at &+ 3) : nil
+            }
+        }
         var i = at + 1
         let limit = min(end, at + 11)
         var v = 0
