@@ -222,6 +222,8 @@ final class PersistenceEvents: KeyEvents, @unchecked Sendable {
         self.next = next
     }
 
+    var wantsExpirations: Bool { aof.enabled.load(ordering: .relaxed) || next.wantsExpirations }
+
     func keyExpired(db: Int, key: Key) {
         logDeletion(db, key)
         next.keyExpired(db: db, key: key)

@@ -95,6 +95,8 @@ final class KeyspaceNotifier: KeyEvents, @unchecked Sendable {
         }
     }
 
+    var wantsExpirations: Bool { active }
+
     func keyExpired(db: Int, key: Key) {
         guard active else { return }
         notify(.expired, event: "expired", key: key.bytes, db: db)

@@ -311,6 +311,17 @@ public struct KeyTable: @unchecked Sendable {
         return (key, entry)
     }
 
+    /// `remove(at:)` without building the key: its length and the entry.
+    public mutating func removeUnnamed(at i: Int) -> (keyLength: Int, entry: Entry) {
+        makeUnique()
+        precondition(slots[i].tag != 0, "KeyTable.removeUnnamed(at:) of an empty slot")
+        let node = slots[i].node!
+        let length = KeyNode.key(node).count
+        let entry = KeyNode.entry(node).move()
+        discard(i)
+        return (length, entry)
+    }
+
     /// Frees the node in slot `i` (its entry already moved out), empties the slot and shrinks
     /// the table when it became sparse: the end of every removal.
     @inline(__always)

@@ -159,8 +159,34 @@ public final class Shard: @unchecked Sendable {
     /// expiry).
     @inline(__always)
     private func deleteExpired(_ db: Int, at i: Int) {
-        let (k, e) = tables[db].remove(at: i)
-        expiredAfterRemoval(db, k, e)
+        if expiryNeedsKeyName(db, at: i) {
+            let (k, e) = tables[db].remove(at: i)
+            expiredAfterRemoval(db, k, e)
+            return
+        }
+        // Nobody asks for the key's name: the bookkeeping of expiredAfterRemoval without
+        // allocating it.
+        let (keyLength, e) = tables[db].removeUnnamed(at: i)
+        account(-e.cost(keyLength: keyLength))
+        if e.expireAt != 0 { volatileKeys[db] -= 1 }
+        expiredKeys += 1
+        dirty &+= 1
+    }
+
+    /// Whether deleting the expired key in slot `i` must build its name: for WATCH, client
+    /// tracking, the append-only file or notifications, or the session index (a session
+    /// hash's key starts with "s"; sessionKeyGone checks the rest).
+    @inline(__always)
+    private func expiryNeedsKeyName(_ db: Int, at i: Int) -> Bool {
+        if !watched.isEmpty { return true }
+        if let t = trackerRef, t._withUnsafeGuaranteedRef({ $0.active.load(ordering: .relaxed) != 0 }) { return true }
+        if let ev = events, ev.wantsExpirations { return true }
+        let view = tables.view(db)
+        let node = view.slots[i].node!
+        let key = KeyNode.key(node)
+        guard key.count > 0, key[0] == UInt8(ascii: "s") else { return false }
+        if case .hash = KeyNode.entry(node).pointee.value { return true }
+        return false
     }
 
     /// Bookkeeping for a key removed because its deadline passed (lazy or active expiry):
@@ -482,6 +508,9 @@ struct WatchKey: Hashable {
 /// Receives key events from shards (expirations from lazy and active expiry). Called with the
 /// shard lock held, so an implementation must not take shard locks.
 public protocol KeyEvents: AnyObject, Sendable {
+    /// Whether `keyExpired` would do anything now: when false, active expiry deletes a key
+    /// without building its name (a Key allocation per deleted key).
+    var wantsExpirations: Bool { get }
     func keyExpired(db: Int, key: Key)
     /// A key removed by maxmemory eviction (Redis's `evicted` event).
     func keyEvicted(db: Int, key: Key)
@@ -490,6 +519,7 @@ public protocol KeyEvents: AnyObject, Sendable {
 }
 
 extension KeyEvents {
+    public var wantsExpirations: Bool { true }
     public func keyEvicted(db: Int, key: Key) {}
     public func keyChanged(db: Int, key: Key, class cls: NotifyClass, event: String) {}
 }
