@@ -144,14 +144,11 @@ public final class Client {
         get { state.pointee.lastSubcommandName ?? state.pointee.lastCommand?.takeUnretainedValue().name ?? "NULL" }
         set { state.pointee.lastSubcommandName = newValue }
     }
-    /// Set by the dispatcher per command: a store of an unretained reference (the name string
-    /// was a retain/release pair per command).
-    @inline(__always) var lastCommand: CommandSpec {
-        get { state.pointee.lastCommand!.takeUnretainedValue() }
-        set {
-            state.pointee.lastCommand = .passUnretained(newValue)
-            if state.pointee.lastSubcommandName != nil { state.pointee.lastSubcommandName = nil }
-        }
+    /// The dispatcher's note of the command it runs: a store of an unretained reference (the
+    /// name string was a retain/release pair per command).
+    @inline(__always) func noteCommand(_ spec: CommandSpec) {
+        state.pointee.lastCommand = .passUnretained(spec)
+        if state.pointee.lastSubcommandName != nil { state.pointee.lastSubcommandName = nil }
     }
     /// CLIENT REPLY: on, off, or skip the next command's reply.
     @inline(__always) public var replyMode: ReplyMode { get { state.pointee.replyMode } set { state.pointee.replyMode = newValue } }

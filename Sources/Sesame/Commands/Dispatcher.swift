@@ -50,7 +50,7 @@ public enum Dispatcher {
             client.reply.simple("QUEUED")
             return
         }
-        client.lastCommand = spec
+        client.noteCommand(spec)
         if client.server.monitors.count.load(ordering: .relaxed) > 0 {
             client.server.monitors.feed(client, args, hub: client.server.pubsub)
         }

@@ -134,7 +134,7 @@ public struct RESPParser {
             }
             // Multibulk count line.
             let n: Int64, cr: Int
-            switch readLength(buffer, bulk: false) {
+            switch readLength(buffer, bulk: false, at: scan) {
             case .value(let v, let at): (n, cr) = (v, at)
             case .needMore: return .needMore
             case .error(let message): return .protocolError(message)
@@ -194,7 +194,6 @@ public struct RESPParser {
     /// kept in locals and stored back on every exit: the parser sits behind a pointer, and
     /// writing its fields per argument cost a store and reload each.
     private mutating func continueMultibulk(_ buffer: ByteBuffer) -> ParseOutcome {
-        let base = buffer.base
         let end = buffer.writerIndex
         let maxBulk = limits.maxBulkLength
         var scan = self.scan, count = spanCount, pending = pendingArgs, length = pendingBulkLength
@@ -206,24 +205,17 @@ public struct RESPParser {
         }
         while pending > 0 {
             if length < 0 {
-                var n: Int, cr: Int
-                if scan < end && base[scan] == UInt8(ascii: "$"), let (v, at) = RESPParser.quickLength(base, at: scan, end: end) {
-                    (n, cr) = (v, at)
-                } else {
-                    self.scan = scan
-                    switch readLength(buffer, bulk: true) {
-                    case .value(let v, let at):
-                        if v < 0 || v > Int64(maxBulk) { return .protocolError("Protocol error: invalid bulk length") }
-                        (n, cr) = (Int(v), at)
-                    case .needMore: return .needMore
-                    case .error(let message): return .protocolError(message)
-                    }
+                let n: Int64, cr: Int
+                switch readLength(buffer, bulk: true, at: scan) {
+                case .value(let v, let at): (n, cr) = (v, at)
+                case .needMore: return .needMore
+                case .error(let message): return .protocolError(message)
                 }
-                if n > maxBulk { return .protocolError("Protocol error: invalid bulk length") }
+                if n < 0 || n > Int64(maxBulk) { return .protocolError("Protocol error: invalid bulk length") }
                 if n > 16384 && authRequired {
                     return .protocolError("Protocol error: unauthenticated bulk length")
                 }
-                length = n
+                length = Int(n)
                 scan = cr &+ 2
             }
             // Payload plus its CRLF must be present.
@@ -297,7 +289,7 @@ public struct RESPParser {
     /// the digit-only fast path, else the general parse with Redis's error texts. The callers
     /// check the value against the limits, whichever path read it.
     @inline(__always)
-    private func readLength(_ buffer: ByteBuffer, bulk: Bool) -> LengthLine {
+    private func readLength(_ buffer: ByteBuffer, bulk: Bool, at scan: Int) -> LengthLine {
         let base = buffer.base
         let end = buffer.writerIndex
         if scan < end && (!bulk || base[scan] == UInt8(ascii: "$")),

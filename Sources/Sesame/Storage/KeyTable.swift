@@ -167,12 +167,13 @@ public struct KeyTable: @unchecked Sendable {
     func tag(of key: Key) -> UInt32 { key.bytes.withUnsafeBytes { tag(of: $0) } }
 
     @inline(__always)
-    func tag(of key: UnsafeRawBufferPointer) -> UInt32 {
-        KeyTable.tag(SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: key1))
-    }
+    func tag(of key: UnsafeRawBufferPointer) -> UInt32 { KeyTable.tag(of: key, seed: seed, key1: key1) }
 
     @inline(__always)
-    static func tag(_ hash: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: hash ^ (hash >> 32)) | 0x8000_0000 }
+    static func tag(of key: UnsafeRawBufferPointer, seed: Int, key1: UInt64) -> UInt32 {
+        let h = SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: key1)
+        return UInt32(truncatingIfNeeded: h ^ (h >> 32)) | 0x8000_0000
+    }
 
     @inline(__always)
     static func tag(of key: Key, seed: Int) -> UInt32 {
@@ -181,7 +182,7 @@ public struct KeyTable: @unchecked Sendable {
 
     @inline(__always)
     static func tag(of key: UnsafeRawBufferPointer, seed: Int) -> UInt32 {
-        tag(SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: SipHash13.processKey))
+        tag(of: key, seed: seed, key1: SipHash13.processKey)
     }
 
     /// The first slot whose key has tag `t` and whose entry passes `test`: for timer-wheel
@@ -226,12 +227,6 @@ public struct KeyTable: @unchecked Sendable {
     @inline(__always)
     private func find(_ key: Key, _ t: UInt32) -> Int? {
         key.bytes.withUnsafeBytes { k in probe(t) { KeyNode.matches($0, k) } }
-    }
-
-    /// `index(forKey:)` straight from argument bytes: read paths need no owned Key.
-    @inline(__always)
-    public func index(forBytes key: UnsafeRawBufferPointer) -> Int? {
-        KeyTableView(slots: slots, mask: mask, count: count, seed: seed, key1: key1).index(forBytes: key)
     }
 
     public subscript(key: Key) -> Entry? {
@@ -302,19 +297,15 @@ public struct KeyTable: @unchecked Sendable {
     /// bytes) and its entry.
     @discardableResult
     public mutating func remove(at i: Int) -> (key: Key, entry: Entry) {
-        makeUnique()
         precondition(slots[i].tag != 0, "KeyTable.remove(at:) of an empty slot")
-        let node = slots[i].node!
-        let key = Key(KeyNode.key(node))
-        let entry = KeyNode.entry(node).move()
-        discard(i)
-        return (key, entry)
+        let key = self.key(at: i)
+        return (key, removeUnnamed(at: i).entry)
     }
 
     /// `remove(at:)` without building the key: its length and the entry.
     public mutating func removeUnnamed(at i: Int) -> (keyLength: Int, entry: Entry) {
         makeUnique()
-        precondition(slots[i].tag != 0, "KeyTable.removeUnnamed(at:) of an empty slot")
+        precondition(slots[i].tag != 0, "KeyTable.remove(at:) of an empty slot")
         let node = slots[i].node!
         let length = KeyNode.key(node).count
         let entry = KeyNode.entry(node).move()
@@ -493,11 +484,6 @@ struct KeyTableView {
     @inline(__always)
     func index(forBytes key: UnsafeRawBufferPointer) -> Int? {
         if count == 0 { return nil }
-        let h = SipHash13.hash(key, k0: UInt64(bitPattern: Int64(seed)), k1: key1)
-        return KeyTable.probe(slots, mask, KeyTable.tag(h)) { KeyNode.matches($0, key) }
+        return KeyTable.probe(slots, mask, KeyTable.tag(of: key, seed: seed, key1: key1)) { KeyNode.matches($0, key) }
     }
-
-    /// The entry in slot `i`, in place.
-    @inline(__always)
-    func entry(at i: Int) -> UnsafeMutablePointer<Entry> { KeyNode.entry(slots[i].node!) }
 }

@@ -113,8 +113,11 @@ public final class Shard: @unchecked Sendable {
 
     /// Bookkeeping for an entry that left the table.
     @inline(__always)
-    private func removed(_ db: Int, _ key: Key, _ e: Entry) {
-        account(-e.cost(key))
+    private func removed(_ db: Int, _ key: Key, _ e: Entry) { removed(db, keyLength: key.bytes.count, e) }
+
+    @inline(__always)
+    private func removed(_ db: Int, keyLength: Int, _ e: Entry) {
+        account(-e.cost(keyLength: keyLength))
         if e.expireAt != 0 { volatileKeys[db] -= 1 }
     }
 
@@ -167,8 +170,7 @@ public final class Shard: @unchecked Sendable {
         // Nobody asks for the key's name: the bookkeeping of expiredAfterRemoval without
         // allocating it.
         let (keyLength, e) = tables[db].removeUnnamed(at: i)
-        account(-e.cost(keyLength: keyLength))
-        if e.expireAt != 0 { volatileKeys[db] -= 1 }
+        removed(db, keyLength: keyLength, e)
         expiredKeys += 1
         dirty &+= 1
     }
