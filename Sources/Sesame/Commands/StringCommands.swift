@@ -130,8 +130,11 @@ private func setPlain(_ c: Client, _ args: Arguments) {
     let key = args[1], value = args[2]
     c.withShard(key) { shard in
         shard.mutate(db, bytes: key, now: now) { slot in
-            let bytes = reusedStringStorage(&slot, for: value) ?? Array(value)
-            shard.overwrite(db, bytes: key, &slot, with: Entry(value: .string(bytes)))
+            // Shard.overwrite without the shard (capturing it in this closure cost a retain):
+            // with no TTL there is nothing to schedule, only the wheel's bookkeeping to keep.
+            var entry = Entry(value: .string(reusedStringStorage(&slot, for: value) ?? Array(value)))
+            if slot != nil { entry.wheelAt = slot!.wheelAt }
+            slot = entry
         }
     }
     c.reply.ok()
