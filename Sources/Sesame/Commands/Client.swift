@@ -153,29 +153,10 @@ public final class Client {
     /// CLIENT REPLY: on, off, or skip the next command's reply.
     @inline(__always) public var replyMode: ReplyMode { get { state.pointee.replyMode } set { state.pointee.replyMode = newValue } }
 
-    /// A Key for argument bytes without a heap allocation when the last key's storage can be
-    /// reused: the table lookup needs an owned Key, and most commands only read or update an
-    /// existing key, so allocating one per command was pure overhead (malloc + free per GET).
-    /// A key that gets inserted keeps the storage; the next call then allocates a fresh one.
-    /// Reuse is limited to storage at most 32 bytes larger than the key, so a stored key never
-    /// carries much unused capacity.
+    /// A Key for argument bytes in the client's reused key storage (see Key(reusing:)), for
+    /// the commands that still need an owned Key.
     @inline(__always)
-    func key(from raw: UnsafeRawBufferPointer) -> Key {
-        if state.pointee.keyScratch.count == raw.count {
-            // The common case (one key layout: sess:{u}:<id>): overwrite in place, without the
-            // generic removeAll + append. Storage the table kept is copied on write first.
-            state.pointee.keyScratch.withUnsafeMutableBytes { $0.copyMemory(from: raw) }
-            return Key(state.pointee.keyScratch)
-        }
-        let cap = state.pointee.keyScratch.capacity
-        if cap >= raw.count && cap <= raw.count + 32 {
-            state.pointee.keyScratch.removeAll(keepingCapacity: true)
-            state.pointee.keyScratch.append(contentsOf: raw)
-        } else {
-            state.pointee.keyScratch = Array(raw)
-        }
-        return Key(state.pointee.keyScratch)
-    }
+    func key(from raw: UnsafeRawBufferPointer) -> Key { Key(reusing: &state.pointee.keyScratch, raw) }
     @inline(__always) var pendingHits: Int { get { state.pointee.pendingHits } set { state.pointee.pendingHits = newValue } }
     @inline(__always) var pendingMisses: Int { get { state.pointee.pendingMisses } set { state.pointee.pendingMisses = newValue } }
 

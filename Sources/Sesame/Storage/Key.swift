@@ -19,12 +19,18 @@ public struct Key: Hashable, Sendable {
     }
     @inline(__always) public init(_ raw: UnsafeRawBufferPointer) { self.init(Array(raw)) }
 
-    /// A Key holding `raw`, in `scratch`'s storage when its size matches (overwritten in place;
-    /// storage something else still holds, such as a table that kept an earlier key, is copied
-    /// on write first), else in new storage that `scratch` then keeps.
+    /// A Key holding `raw`, in `scratch`'s storage when it can be reused: a lookup needs an
+    /// owned Key, and allocating one per lookup was a malloc and a free for nothing. The same
+    /// size is overwritten in place (the common case: one key layout); storage something else
+    /// still holds, such as a table that kept an earlier key, is copied on write first. Another
+    /// size reuses the storage only when its capacity is at most 32 bytes larger, so a key a
+    /// table keeps never carries much unused capacity; else `scratch` takes new storage.
     @inline(__always) init(reusing scratch: inout [UInt8], _ raw: UnsafeRawBufferPointer) {
         if scratch.count == raw.count {
             if raw.count > 0 { scratch.withUnsafeMutableBytes { $0.copyMemory(from: raw) } }
+        } else if scratch.capacity >= raw.count && scratch.capacity <= raw.count + 32 {
+            scratch.removeAll(keepingCapacity: true)
+            scratch.append(contentsOf: raw)
         } else {
             scratch = Array(raw)
         }
