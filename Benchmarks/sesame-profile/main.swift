@@ -8,7 +8,8 @@
 //       .build/release/sesame-profile hset 200000 16      # Ir / 200000 = instructions per HSET
 //   .build/release/sesame-profile all 1000000 16       # wall-clock ns per command, all kinds
 //
-// Kinds: set get hset hgetall sadd expire session (HGETALL + EXPIRE + HSET lastActivity), all.
+// Kinds: set get hset hgetall sadd expire session (HGETALL + EXPIRE + HSET lastActivity), all;
+// hget / sismember read a 1,000-entry (table-form) hash / set.
 //
 //   .build/release/sesame-profile expiry 1000000        # mass expiry, active-expiry calls alone
 // `expiry` loads N keys whose deadlines fall within one second, 3 s ahead (a manual clock),
@@ -46,6 +47,8 @@ func commands(_ kind: String, _ i: Int) -> [[String]] {
     case "hgetall": return [["HGETALL", key]]
     case "sadd": return [["SADD", "user_sessions:{\(user)}", "s\(i % 8)"]]
     case "expire": return [["EXPIRE", key, "1800"]]
+    case "hget": return [["HGET", "big:hash", "field:\(i % 1000)"]]
+    case "sismember": return [["SISMEMBER", "big:set", "member:\(i % 1000)"]]
     case "session": return [["HGETALL", key], ["EXPIRE", key, "1800"], ["HSET", key, "lastActivity", "1700000001"]]
     default: fatalError("unknown kind \(kind)")
     }
@@ -60,6 +63,11 @@ func commands(_ kind: String, _ i: Int) -> [[String]] {
         feed(client, encode(fields))
         feed(client, encode(["SET", "key:\(i)", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]))
         feed(client, encode(["SADD", "user_sessions:{\(user)}", "s\(i % 8)"]))
+    }
+    // A table-form hash and set (past PackedLimits.maxEntries) for the hget / sismember kinds.
+    for i in 0..<1000 {
+        feed(client, encode(["HSET", "big:hash", "field:\(i)", "value:\(i)"]))
+        feed(client, encode(["SADD", "big:set", "member:\(i)"]))
     }
 }
 

@@ -48,6 +48,8 @@ public final class Client {
         var replyMode: ReplyMode = .on
         /// Storage reused for the key of single-key commands (see `key(from:)`).
         var keyScratch: [UInt8] = []
+        /// Storage reused for a field or member looked up inside a value (see `lookupScratch`).
+        var fieldScratch: [UInt8] = []
         var tracking: TrackingClient? = nil
         var aofPending = false
         var aofCapture: [(db: Int, bytes: [UInt8])]? = nil
@@ -157,6 +159,15 @@ public final class Client {
     /// the commands that still need an owned Key.
     @inline(__always)
     func key(from raw: UnsafeRawBufferPointer) -> Key { Key(reusing: &state.pointee.keyScratch, raw) }
+    /// Storage reused for a lookup inside a value (a field of a table-form hash, a member of a
+    /// table-form set): Dictionary and Set find only an owned Key. Not `keyScratch`, which
+    /// the Key of the command's own key (`withKey`) still holds during the lookup. The client
+    /// belongs to one loop, so the storage is never used by two threads.
+    @inline(__always)
+    var lookupScratch: UnsafeMutablePointer<[UInt8]> {
+        (UnsafeMutableRawPointer(state) + MemoryLayout<State>.offset(of: \State.fieldScratch)!)
+            .assumingMemoryBound(to: [UInt8].self)
+    }
     @inline(__always) var pendingHits: Int { get { state.pointee.pendingHits } set { state.pointee.pendingHits = newValue } }
     @inline(__always) var pendingMisses: Int { get { state.pointee.pendingMisses } set { state.pointee.pendingMisses = newValue } }
 

@@ -70,7 +70,7 @@ func hgetCommand(_ c: Client, _ args: Arguments) {
         if wrong { return }
         guard let h else { c.miss(); c.reply.null(); return }
         c.hit()
-        h.withValue(args[2]) { v in
+        h.withValue(args[2], scratch: c.lookupScratch) { v in
             if let v { c.reply.bulk(v) } else { c.reply.null() }
         }
     }
@@ -85,7 +85,7 @@ func hmgetCommand(_ c: Client, _ args: Arguments) {
         c.reply.arrayHeader(args.count - 2)
         for j in 2..<args.count {
             guard let h else { c.reply.null(); continue }
-            h.withValue(args[j]) { v in
+            h.withValue(args[j], scratch: c.lookupScratch) { v in
                 if let v { c.reply.bulk(v) } else { c.reply.null() }
             }
         }
@@ -145,7 +145,7 @@ func hexistsCommand(_ c: Client, _ args: Arguments) {
     c.withKey(args, 1) { shard, key in
         let (h, wrong) = readHash(c, shard, key, now: now)
         if wrong { return }
-        c.reply.integer(h?.contains(args[2]) == true ? 1 : 0)
+        c.reply.integer(h?.contains(args[2], scratch: c.lookupScratch) == true ? 1 : 0)
     }
 }
 
@@ -161,7 +161,7 @@ func hsetnxCommand(_ c: Client, _ args: Arguments) {
                 h = HashValue()
                 slot = Entry(value: .string([]))
             }
-            let n = h.contains(args[2]) ? 0 : 1
+            let n = h.contains(args[2], scratch: c.lookupScratch) ? 0 : 1
             if n == 1 { h.set(args[2], args[3]) }
             slot!.value = .hash(h)
             return n
@@ -188,7 +188,7 @@ func hstrlenCommand(_ c: Client, _ args: Arguments) {
     c.withKey(args, 1) { shard, key in
         let (h, wrong) = readHash(c, shard, key, now: now)
         if wrong { return }
-        c.reply.integer(h?.withValue(args[2]) { $0?.count ?? 0 } ?? 0)
+        c.reply.integer(h?.withValue(args[2], scratch: c.lookupScratch) { $0?.count ?? 0 } ?? 0)
     }
 }
 
@@ -204,7 +204,7 @@ private func hashIncrement(_ c: Client, _ args: Arguments, _ compute: (UnsafeRaw
                 // then mutates the hash in place).
                 let next: [UInt8]?? = {
                     guard case .hash(let h) = slot!.value else { return .none }
-                    return .some(h.withValue(args[2]) { compute($0) })
+                    return .some(h.withValue(args[2], scratch: c.lookupScratch) { compute($0) })
                 }()
                 guard let next else { c.reply.error(RedisError.wrongType); return nil }
                 guard let bytes = next else { return nil }

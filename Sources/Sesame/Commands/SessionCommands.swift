@@ -485,7 +485,7 @@ func sessionList(_ c: Client, _ args: Arguments) {
             }
             for f in [SessionField.createdAt, SessionField.lastActivity, SessionField.ipAddress, SessionField.userAgent] {
                 c.reply.bulk(f)
-                raw(f) { name in s.hash.withValue(name) { v in if let v { c.reply.bulk(v) } else { c.reply.null() } } }
+                raw(f) { name in s.hash.withValue(name, scratch: c.lookupScratch) { v in if let v { c.reply.bulk(v) } else { c.reply.null() } } }
             }
         }
     }

@@ -91,7 +91,7 @@ func sismemberCommand(_ c: Client, _ args: Arguments) {
     c.withKey(args, 1) { shard, key in
         let (s, wrong) = readSet(c, shard, key, now: now)
         if wrong { return }
-        c.reply.integer(s?.contains(args[2]) == true ? 1 : 0)
+        c.reply.integer(s?.contains(args[2], scratch: c.lookupScratch) == true ? 1 : 0)
     }
 }
 
@@ -110,7 +110,7 @@ func smismemberCommand(_ c: Client, _ args: Arguments) {
         let (s, wrong) = readSet(c, shard, key, now: now)
         if wrong { return }
         c.reply.arrayHeader(args.count - 2)
-        for j in 2..<args.count { c.reply.integer(s?.contains(args[j]) == true ? 1 : 0) }
+        for j in 2..<args.count { c.reply.integer(s?.contains(args[j], scratch: c.lookupScratch) == true ? 1 : 0) }
     }
 }
 
@@ -232,7 +232,7 @@ func smoveCommand(_ c: Client, _ args: Arguments) {
         let srcState: Bool?? = {
             guard let e = srcShard.lookup(c.db, src, now: now) else { return .none }
             guard case .set(let s) = e.value else { return .some(.none) }
-            return .some(s.contains(args[3]))
+            return .some(s.contains(args[3], scratch: c.lookupScratch))
         }()
         let dstWrongType: Bool = {
             guard let e = dstShard.lookup(c.db, dst, now: now) else { return false }
@@ -284,6 +284,12 @@ private func loadSets(_ c: Client, _ args: Arguments, _ keyIndices: [Int], now: 
 /// order differs for its intset and hashtable encodings (element order is unspecified).
 /// `limit` stops SINTERCARD counting early (0 = none).
 private func compute(_ op: SetOperation, _ sets: [SetValue?], limit: Int = 0) -> [[UInt8]] {
+    // One lookup key's storage for every membership test (a table-form set finds only a Key).
+    var scratchStorage: [UInt8] = []
+    return withUnsafeMutablePointer(to: &scratchStorage) { compute(op, sets, limit: limit, scratch: $0) }
+}
+
+private func compute(_ op: SetOperation, _ sets: [SetValue?], limit: Int, scratch: UnsafeMutablePointer<[UInt8]>) -> [[UInt8]] {
     switch op {
     case .inter:
         if sets.contains(where: { $0 == nil }) { return [] }
@@ -291,7 +297,7 @@ private func compute(_ op: SetOperation, _ sets: [SetValue?], limit: Int = 0) ->
         var out: [[UInt8]] = []
         present[0].forEach { m in
             if limit > 0 && out.count >= limit { return }
-            for other in present.dropFirst() where !other.contains(m) { return }
+            for other in present.dropFirst() where !other.contains(m, scratch: scratch) { return }
             out.append(Array(m))
         }
         return out
@@ -309,7 +315,7 @@ private func compute(_ op: SetOperation, _ sets: [SetValue?], limit: Int = 0) ->
         guard let first = sets[0] else { return [] }
         var out: [[UInt8]] = []
         first.forEach { m in
-            for other in sets.dropFirst() where other?.contains(m) == true { return }
+            for other in sets.dropFirst() where other?.contains(m, scratch: scratch) == true { return }
             out.append(Array(m))
         }
         return out

@@ -78,17 +78,20 @@ public struct HashValue: Sendable {
         return result
     }
 
-    public func withValue<R>(_ field: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    /// The field's value. `scratch`: storage reused for the lookup key of the table form
+    /// (Client.lookupScratch); without it a lookup there allocates a Key.
+    public func withValue<R>(_ field: UnsafeRawBufferPointer, scratch: UnsafeMutablePointer<[UInt8]>? = nil,
+                             _ body: (UnsafeRawBufferPointer?) -> R) -> R {
         if let table = box?.dict {
-            guard let v = table[Key(field)] else { return body(nil) }
+            guard let v = table[lookupKey(field, scratch)] else { return body(nil) }
             return v.withUnsafeBytes { body($0) }
         }
         guard let found = findPacked(field) else { return body(nil) }
         return packed.withElement(at: found.valueRange.lowerBound) { body($0) }
     }
 
-    public func contains(_ field: UnsafeRawBufferPointer) -> Bool {
-        if let box { return box.dict[Key(field)] != nil }
+    public func contains(_ field: UnsafeRawBufferPointer, scratch: UnsafeMutablePointer<[UInt8]>? = nil) -> Bool {
+        if let box { return box.dict[lookupKey(field, scratch)] != nil }
         return findPacked(field) != nil
     }
 
@@ -149,7 +152,7 @@ public struct HashValue: Sendable {
     public mutating func remove(_ field: UnsafeRawBufferPointer) -> Bool {
         if box != nil {
             let t = uniqueBox()
-            guard let old = t.dict.removeValue(forKey: Key(field)) else { return false }
+            guard let old = t.dict.removeValue(forKey: t.lookupKey(field)) else { return false }
             t.bytes -= field.count + old.count + HashValue.tableFieldOverhead
             return true
         }
@@ -195,12 +198,15 @@ public struct HashValue: Sendable {
     }
 }
 
-/// A hash's table form and its accounted size.
+/// A hash's table form and its accounted size. Its stored properties opt out of run-time
+/// exclusivity checks as Shard's do (a read of `dict` cost a `swift_beginAccess`, ~76
+/// instructions, per HGET): a table is written only through a uniquely held value under its
+/// shard's lock, and a copy another thread holds (an AOF rewrite's snapshot) only reads.
 final class HashTable: @unchecked Sendable {
-    var dict: [Key: [UInt8]]
-    var bytes: Int
+    @exclusivity(unchecked) var dict: [Key: [UInt8]]
+    @exclusivity(unchecked) var bytes: Int
     /// Storage for the lookup key of writes (see `lookupKey`).
-    var scratch: [UInt8] = []
+    @exclusivity(unchecked) var scratch: [UInt8] = []
     init(_ dict: [Key: [UInt8]], bytes: Int) {
         self.dict = dict
         self.bytes = bytes
@@ -214,12 +220,12 @@ final class HashTable: @unchecked Sendable {
     func lookupKey(_ raw: UnsafeRawBufferPointer) -> Key { Key(reusing: &scratch, raw) }
 }
 
-/// A set's table form and its accounted size.
+/// A set's table form and its accounted size (exclusivity: see HashTable).
 final class SetTable: @unchecked Sendable {
-    var members: Set<Key>
-    var bytes: Int
+    @exclusivity(unchecked) var members: Set<Key>
+    @exclusivity(unchecked) var bytes: Int
     /// See HashTable.lookupKey.
-    var scratch: [UInt8] = []
+    @exclusivity(unchecked) var scratch: [UInt8] = []
     init(_ members: Set<Key>, bytes: Int) {
         self.members = members
         self.bytes = bytes
@@ -262,8 +268,9 @@ public struct SetValue: Sendable {
         packed.reserve(additional: PackedList.encodedSize(of: args, from: first))
     }
 
-    public func contains(_ member: UnsafeRawBufferPointer) -> Bool {
-        if let box { return box.members.contains(Key(member)) }
+    /// `scratch`: see HashValue.withValue.
+    public func contains(_ member: UnsafeRawBufferPointer, scratch: UnsafeMutablePointer<[UInt8]>? = nil) -> Bool {
+        if let box { return box.members.contains(lookupKey(member, scratch)) }
         return findPacked(member) != nil
     }
 
@@ -287,7 +294,7 @@ public struct SetValue: Sendable {
     public mutating func remove(_ member: UnsafeRawBufferPointer) -> Bool {
         if box != nil {
             let t = uniqueBox()
-            guard t.members.remove(Key(member)) != nil else { return false }
+            guard t.members.remove(t.lookupKey(member)) != nil else { return false }
             t.bytes -= member.count + SetValue.tableMemberOverhead
             return true
         }
@@ -413,4 +420,13 @@ extension Entry {
         value = .string([])
         return s
     }
+}
+
+/// A Key for `raw` for a read of a table-form value: in `scratch` when the caller lends one
+/// (the write paths use their table's own scratch, which only a uniquely held table may touch;
+/// a read may see a table another key or a snapshot shares).
+@inline(__always)
+func lookupKey(_ raw: UnsafeRawBufferPointer, _ scratch: UnsafeMutablePointer<[UInt8]>?) -> Key {
+    guard let scratch else { return Key(raw) }
+    return Key(reusing: &scratch.pointee, raw)
 }

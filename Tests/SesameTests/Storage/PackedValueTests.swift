@@ -7,14 +7,21 @@ import Testing
 /// Reference wrappers so mutating calls can sit inside `#expect(...)`.
 final class HashBox {
     var value = HashValue()
+    /// The lookup storage reads lend a table-form value (as Client.lookupScratch does).
+    let scratch = UnsafeMutablePointer<[UInt8]>.allocate(capacity: 1)
+    init() { scratch.initialize(to: []) }
+    deinit { scratch.deinitialize(count: 1); scratch.deallocate() }
     @discardableResult
     func set(_ f: [UInt8], _ v: [UInt8]) -> Bool {
         f.withUnsafeBytes { fp in v.withUnsafeBytes { vp in value.set(fp, vp) } }
     }
     @discardableResult
     func remove(_ f: [UInt8]) -> Bool { f.withUnsafeBytes { value.remove($0) } }
-    func get(_ f: [UInt8]) -> [UInt8]? { f.withUnsafeBytes { value.withValue($0) { $0.map { Array($0) } } } }
-    func has(_ f: [UInt8]) -> Bool { f.withUnsafeBytes { value.contains($0) } }
+    func get(_ f: [UInt8]) -> [UInt8]? { f.withUnsafeBytes { value.withValue($0, scratch: scratch) { $0.map { Array($0) } } } }
+    func has(_ f: [UInt8]) -> Bool { f.withUnsafeBytes { value.contains($0, scratch: scratch) } }
+    /// Reads without lent storage (a Key allocated per lookup).
+    func getOwnKey(_ f: [UInt8]) -> [UInt8]? { f.withUnsafeBytes { value.withValue($0) { $0.map { Array($0) } } } }
+    func hasOwnKey(_ f: [UInt8]) -> Bool { f.withUnsafeBytes { value.contains($0) } }
     var count: Int { value.count }
     var isPacked: Bool { value.isPacked }
     var pairs: [([UInt8], [UInt8])] {
@@ -27,11 +34,15 @@ final class HashBox {
 
 final class SetBox {
     var value = SetValue()
+    let scratch = UnsafeMutablePointer<[UInt8]>.allocate(capacity: 1)
+    init() { scratch.initialize(to: []) }
+    deinit { scratch.deinitialize(count: 1); scratch.deallocate() }
     @discardableResult
     func insert(_ m: [UInt8]) -> Bool { m.withUnsafeBytes { value.insert($0) } }
     @discardableResult
     func remove(_ m: [UInt8]) -> Bool { m.withUnsafeBytes { value.remove($0) } }
-    func has(_ m: [UInt8]) -> Bool { m.withUnsafeBytes { value.contains($0) } }
+    func has(_ m: [UInt8]) -> Bool { m.withUnsafeBytes { value.contains($0, scratch: scratch) } }
+    func hasOwnKey(_ m: [UInt8]) -> Bool { m.withUnsafeBytes { value.contains($0) } }
     var count: Int { value.count }
     var isPacked: Bool { value.isPacked }
     var members: [[UInt8]] {
@@ -133,6 +144,30 @@ final class SetBox {
         #expect(Set(h.pairs.map { $0.0.text }).count == 202)
     }
 
+    /// Reads of the table form look fields up in storage the caller lends (the client's), of
+    /// any length one after another, on a table another copy shares: the answers stay right
+    /// and neither copy changes.
+    @Test func tableFormReadsWithLentStorage() {
+        let h = HashBox()
+        for i in 0..<300 { h.set(bytes("field-\(i)"), bytes("value-\(i)")) }
+        #expect(!h.isPacked)
+        let shared = h.value
+        for i in stride(from: 0, to: 400, by: 7) {
+            let f = bytes(i % 3 == 0 ? "field-\(i)" : (i % 3 == 1 ? "f\(i)" : "a-much-longer-field-name-\(i)"))
+            let expected: [UInt8]? = i < 300 && i % 3 == 0 ? bytes("value-\(i)") : nil
+            #expect(h.get(f) == expected)
+            #expect(h.has(f) == (expected != nil))
+        }
+        // A key built in the storage is still alive while the next lookup runs.
+        let held = Key(reusing: &h.scratch.pointee, UnsafeRawBufferPointer(start: nil, count: 0))
+        #expect(h.get(bytes("field-5")) == bytes("value-5"))
+        #expect(held.bytes.isEmpty)
+        h.set(bytes("field-5"), bytes("changed"))
+        #expect(h.get(bytes("field-5")) == bytes("changed"))
+        #expect(shared.withValue(UnsafeRawBufferPointer(start: nil, count: 0)) { $0 == nil })
+        #expect(bytes("field-5").withUnsafeBytes { shared.withValue($0, scratch: h.scratch) { $0.map { Array($0) } } } == bytes("value-5"))
+    }
+
     @Test func emptyFieldsAndValues() {
         let h = HashBox()
         #expect(h.set([], []))
@@ -210,6 +245,9 @@ final class SetBox {
                     #expect(h.remove(f) == (model.removeValue(forKey: f) != nil))
                 default:
                     #expect(h.get(f) == model[f])
+                    #expect(h.getOwnKey(f) == model[f])
+                    #expect(h.has(f) == (model[f] != nil))
+                    #expect(h.hasOwnKey(f) == (model[f] != nil))
                 }
                 #expect(h.count == model.count)
             }
@@ -267,7 +305,9 @@ final class SetBox {
                 switch Int.random(in: 0..<10, using: &rng) {
                 case 0..<6: #expect(s.insert(m) == model.insert(m).inserted)
                 case 6..<9: #expect(s.remove(m) == (model.remove(m) != nil))
-                default: #expect(s.has(m) == model.contains(m))
+                default:
+                    #expect(s.has(m) == model.contains(m))
+                    #expect(s.hasOwnKey(m) == model.contains(m))
                 }
                 #expect(s.count == model.count)
             }
