@@ -194,7 +194,7 @@ public struct HashValue: Sendable {
     /// Payload plus container overhead, O(1): what the memory accounting charges for this value.
     public var approximateBytes: Int {
         if let box { return box.bytes + 112 }
-        return mallocChunk(32 + packed.bytes.count)
+        return mallocChunk(32 + packed.bytes.capacity)
     }
 }
 
@@ -280,7 +280,8 @@ public struct SetValue: Sendable {
         if box == nil {
             if findPacked(member) != nil { return false }
             if count < PackedLimits.maxEntries && member.count <= PackedLimits.maxElementBytes {
-                packed.append(member)
+                // A set's first member is stored exact; later ones leave room for one more.
+                if count == 0 { packed.append(member) } else { packed.appendLeavingRoom(member) }
                 return true
             }
             convertToTable()
@@ -326,7 +327,7 @@ public struct SetValue: Sendable {
     /// Payload plus container overhead, O(1) (see HashValue).
     public var approximateBytes: Int {
         if let box { return box.bytes + 112 }
-        return mallocChunk(32 + packed.bytes.count)
+        return mallocChunk(32 + packed.bytes.capacity)
     }
 }
 

@@ -272,6 +272,28 @@ final class SetBox {
         #expect(s.count == 2)
     }
 
+    /// A set growing one member at a time moves its buffer at most every other insert, and
+    /// the room it leaves is at most about one member (plus the allocator's rounding); the
+    /// first member is stored exact.
+    @Test func growsOneMemberOfRoomAtATime() {
+        let s = SetBox()
+        s.insert(bytes("member-000"))
+        let member = PackedList.encodedSize(10)
+        #expect(s.value.packed.bytes.capacity < member + 16)
+        var moves = 0
+        var capacity = s.value.packed.bytes.capacity
+        for i in 1..<PackedLimits.maxEntries {
+            s.insert(bytes("member-\(String(1000 + i).dropFirst())"))
+            let p = s.value.packed.bytes
+            if p.capacity != capacity { moves += 1; capacity = p.capacity }
+            #expect(p.capacity - p.count < 2 * member + 16, "after \(i + 1) members")
+        }
+        #expect(s.isPacked)
+        #expect(s.count == PackedLimits.maxEntries)
+        #expect(moves <= PackedLimits.maxEntries / 2 + 1)
+        #expect(Set(s.members).count == PackedLimits.maxEntries)
+    }
+
     @Test func convertsPastCountAndSize() {
         let s = SetBox()
         for i in 0..<PackedLimits.maxEntries { s.insert(bytes("m\(i)")) }
