@@ -10,12 +10,15 @@
 #             Run at Zipf 0.99 (default) and 1.2 (one hot user shard takes a large share).
 #   3. expiry 1M keys expiring within one second: how long they linger, concurrent traffic
 #             latency, and Sesame's longest event-loop iteration during the expiry.
+#   4. noise  how long CPU 1 is taken from a thread that only reads the clock (sesame-bench
+#             noise), idle and with redis-benchmark load on CPU 0: the floor under part 3's
+#             longest iteration on this machine.
 #
-# Environment: PARTS ("open threads expiry") ROUNDS (3) DURATION (8) EXPIRY_KEYS (1000000) EXPIRY_ROUNDS (2) BUILD_PATH (.build)
+# Environment: PARTS ("open threads expiry noise") NOISE_SECONDS (10) ROUNDS (3) DURATION (8) EXPIRY_KEYS (1000000) EXPIRY_ROUNDS (2) BUILD_PATH (.build)
 #   SKIP_BUILD=1  REDIS_PORT (7679) SESAME_PORT (7680) SESAME2_PORT (7681)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PARTS=${PARTS:-"open threads expiry"}; ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-8}
+PARTS=${PARTS:-"open threads expiry noise"}; ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-8}
 REDIS_PORT=${REDIS_PORT:-7679}; SESAME_PORT=${SESAME_PORT:-7680}; SESAME2_PORT=${SESAME2_PORT:-7681}
 BUILD_PATH=${BUILD_PATH:-.build}
 [[ "${SKIP_BUILD:-0}" == 1 ]] || { swift build -c release --scratch-path "$BUILD_PATH" --product sesame-server >/dev/null \
@@ -84,4 +87,19 @@ if [[ " $PARTS " == *" expiry "* ]]; then
     --server "sesame=127.0.0.1:$SESAME_PORT" --server-pid "sesame=$SP" --rounds "${EXPIRY_ROUNDS:-2}" --expiry-timeout 20 \
     --format plain --no-progress --quiet
   stop "$REDIS_PORT" "$RP"; stop "$SESAME_PORT" "$SP"
+fi
+
+if [[ " $PARTS " == *" noise "* ]]; then
+  # The floor under the expiry part's "longest loop iteration": a thread that does nothing but
+  # read the clock, on the servers' CPU, first with the machine idle, then while redis-benchmark
+  # drives a redis-server on the other CPU (the network traffic of the expiry part).
+  NOISE_SECONDS=${NOISE_SECONDS:-10}
+  echo; echo "## CPU noise on CPU 1: a thread that only reads the clock (sesame-bench noise, ${NOISE_SECONDS} s)"
+  echo -n "idle machine:              "; taskset -c 1 "$BIN/sesame-bench" noise --duration "$NOISE_SECONDS"
+  RP=$(start 0 "$REDIS_PORT" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$WORK"); PIDS+=("$RP")
+  taskset -c 0 redis-benchmark -p "$REDIS_PORT" -t get,set -n 100000000 -c 50 -q >/dev/null 2>&1 & BP=$!; PIDS+=("$BP")
+  sleep 0.5
+  echo -n "load on CPU 0 (redis):     "; taskset -c 1 "$BIN/sesame-bench" noise --duration "$NOISE_SECONDS"
+  kill "$BP" 2>/dev/null; wait "$BP" 2>/dev/null
+  stop "$REDIS_PORT" "$RP"
 fi

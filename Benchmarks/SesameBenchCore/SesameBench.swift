@@ -16,6 +16,7 @@ public enum SesameBench {
     /// Entry point for the executable: parses `arguments` (without the program name), runs,
     /// prints tables to stdout, writes --json/--svg. Returns the process exit status.
     public static func main(_ arguments: [String]) -> Int32 {
+        if arguments.first == "noise" { return NoiseProbe.main(Array(arguments.dropFirst())) }
         let options: BenchOptions
         do {
             options = try BenchOptions.parse(arguments)

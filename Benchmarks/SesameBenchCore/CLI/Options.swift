@@ -92,6 +92,8 @@ public struct BenchOptions: Sendable {
     sesame-bench: RESP server benchmark harness (same workload against several servers, in rounds)
 
     USAGE: sesame-bench <ops|session|load|expiry|migrate> [options]
+           sesame-bench noise [--duration S]   (no server: how long this CPU is taken from a
+                                                thread that only reads the clock)
 
     Workloads:
       ops       one command family at a time (--ops ping,set,get,hset,hgetall,expire,sadd,srem)
