@@ -147,6 +147,11 @@ public func usedMemory() -> Int {
     return Int(info.uordblks) + Int(info.hblkhd)
 }
 
+/// Turns off glibc's fastbins for the whole process (mallopt M_MXFAST 0); sesame-server's
+/// main says why. Returns false if the allocator refused.
+@discardableResult
+public func disableAllocatorFastbins() -> Bool { mallopt(M_MXFAST, 0) == 1 }
+
 /// Resident set size from /proc/self/statm.
 public func residentSetSize() -> Int {
     guard let f = fopen("/proc/self/statm", "r") else { return 0 }
