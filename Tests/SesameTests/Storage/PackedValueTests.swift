@@ -273,20 +273,22 @@ final class SetBox {
     }
 
     /// A set growing one member at a time moves its buffer at most every other insert, and
-    /// the room it leaves is at most about one member (plus the allocator's rounding); the
-    /// first member is stored exact.
+    /// the room it leaves is at most about one member; the first member is stored exact. Both
+    /// plus the allocator's slack, which Array reports as capacity: chunks are 16-byte
+    /// multiples, and glibc hands out a free chunk whole when splitting it would leave less
+    /// than 32 bytes (up to 47 bytes over the request).
     @Test func growsOneMemberOfRoomAtATime() {
         let s = SetBox()
         s.insert(bytes("member-000"))
         let member = PackedList.encodedSize(10)
-        #expect(s.value.packed.bytes.capacity < member + 16)
+        #expect(s.value.packed.bytes.capacity < member + 48)
         var moves = 0
         var capacity = s.value.packed.bytes.capacity
         for i in 1..<PackedLimits.maxEntries {
             s.insert(bytes("member-\(String(1000 + i).dropFirst())"))
             let p = s.value.packed.bytes
             if p.capacity != capacity { moves += 1; capacity = p.capacity }
-            #expect(p.capacity - p.count < 2 * member + 16, "after \(i + 1) members")
+            #expect(p.capacity - p.count < 2 * member + 48, "after \(i + 1) members")
         }
         #expect(s.isPacked)
         #expect(s.count == PackedLimits.maxEntries)
