@@ -74,5 +74,24 @@ import Testing
         // Short keys differing in one byte, and keys that differ only in length, differ.
         #expect(Key(s + "x") != viaString)
         #expect(Key(s + "x").digest != Key(s + "y").digest)
+        // The hash Dictionary and Set use: a function of the bytes and the table's seed.
+        for seed in [0, 1, -7, Int.max] {
+            #expect(viaString._rawHashValue(seed: seed) == viaRaw._rawHashValue(seed: seed))
+        }
+        #expect(viaString._rawHashValue(seed: 1) != viaString._rawHashValue(seed: 2))
+        #expect(Key(s + "x")._rawHashValue(seed: 3) != Key(s + "y")._rawHashValue(seed: 3))
+    }
+
+    /// Dictionaries and Sets of Keys (table-form hashes and sets) behave as with any hash:
+    /// 20,000 keys of similar shape, found, counted and removed exactly.
+    @Test func dictionaryOfManyKeys() {
+        var d: [Key: Int] = [:]
+        for i in 0..<20_000 { d[Key("field:\(i)")] = i }
+        #expect(d.count == 20_000)
+        for i in stride(from: 0, to: 20_000, by: 7) { #expect(d[Key("field:\(i)")] == i) }
+        #expect(d[Key("field:20000")] == nil)
+        for i in 0..<10_000 { d[Key("field:\(i)")] = nil }
+        #expect(d.count == 10_000)
+        #expect(Set(d.keys).count == 10_000)
     }
 }
